@@ -1,0 +1,5 @@
+"""``python -m lldbisect``."""
+
+from lldbisect.cli import main
+
+main()

@@ -1,0 +1,31 @@
+"""Session fixtures: real toolchains build the files the tests read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import elfcorpus
+
+
+def require(*tools: str) -> None:
+    """Fail (never skip): a missing tool means the set-up command was not run."""
+    missing = [t for t in tools if shutil.which(t) is None and not Path(t).exists()]
+    if missing:
+        pytest.fail(f"missing tools {missing}: run the README's set-up command first")
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[elfcorpus.Built]:
+    """Every target's symbol-kinds file, assembled and linked by every Debian linker."""
+    require("clang", *(t.nm for t in elfcorpus.TARGETS))
+    lld = elfcorpus.available_lld()
+    if len(lld) < 6:
+        pytest.fail(f"expected Debian's lld-13/14/15/16/19/22, found {lld}")
+    out = tmp_path_factory.mktemp("elfcorpus")
+    built: list[elfcorpus.Built] = []
+    for target in elfcorpus.TARGETS:
+        built += elfcorpus.build_target(target, out, lld)
+    return built
