@@ -17,6 +17,7 @@ import click
 
 from lldbisect import __version__
 from lldbisect.errors import InputError, LldbisectError
+from lldbisect.kernel.model import Rule
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT, EXIT_TOOL = 0, 1, 2, 3
 
@@ -98,6 +99,100 @@ def symbols(file: Path, as_json: bool, dynamic: bool, all_symbols: bool,
         "machine": table.machine,
         "symbols": [s._asdict() for s in table.sorted_symbols()],
     })
+
+
+def _rule_json(rule: Rule) -> dict[str, object]:
+    return {
+        "stage": rule.stage.value, "kind": rule.kind.value, "pattern": rule.pattern,
+        "file": rule.file, "line": rule.line, "comment": rule.comment,
+        "source": rule.source, "regex": rule.regex, "keep": sorted(rule.keep),
+        "warning": rule.warning,
+    }
+
+
+@cli.command()
+@click.argument("kernel", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--apply", "apply_to", type=click.Path(path_type=Path), metavar="FILE",
+              help="Also say, for each symbol of FILE (ELF or nm -n listing), whether"
+                   " kallsyms sees it, and which rule hides it.")
+@handles_errors
+def rules(kernel: Path, as_json: bool, apply_to: Path | None) -> None:
+    """Show the kallsyms ignore rules of KERNEL, exactly as that tree applies them.
+
+    KERNEL is a kernel source tree or an O= build directory. Rules come from
+    scripts/mksysmap and scripts/kallsyms.c, whatever their era; warnings say where
+    the shell or sed reads a rule otherwise than its author meant.
+
+    \b
+    Example:
+      lldbisect rules ~/linux
+      lldbisect rules ~/linux --apply .tmp_vmlinux.kallsyms2 | grep ^visible
+    """
+    from lldbisect.kernel.rules import load_rules
+    from lldbisect.nmlist import read_symbol_file
+
+    ruleset = load_rules(kernel)
+    table = read_symbol_file(apply_to) if apply_to is not None else None
+    visibility = ruleset.apply(table) if table is not None else None
+    if as_json:
+        doc: dict[str, object] = {
+            "schema": "lldbisect.rules/1", "tree": ruleset.tree, "version": ruleset.version,
+            "era": ruleset.era, "kallsyms_reads_sysmap": ruleset.kallsyms_reads_sysmap,
+            "rules": [_rule_json(r) for r in ruleset.rules], "warnings": ruleset.warnings,
+        }
+        if table is not None and visibility is not None:
+            doc["symbols"] = [
+                {"name": table.name(i), "type": table.letters[i],
+                 "in_kallsyms": visibility.in_kallsyms(i),
+                 "in_system_map": visibility.in_system_map(i),
+                 "hidden_by": (None if (r := visibility.hidden_by(i)) is None
+                               else f"{r.file}:{r.line}")}
+                for i in range(len(table))]
+        _json(doc)
+        return
+    out = [f"kernel {ruleset.version} at {ruleset.tree}", f"era: {ruleset.era}",
+           "kallsyms reads: " + ("mksysmap's output" if ruleset.kallsyms_reads_sysmap
+                                 else "nm's output (mksysmap only makes System.map)"), ""]
+    for r in ruleset.rules:
+        keep = f" except {', '.join(sorted(r.keep))}" if r.keep else ""
+        comment = f"  # {r.comment}" if r.comment else ""
+        out.append(f"{r.file}:{r.line}: {r.stage.value:8} {r.kind.value:9} "
+                   f"{r.pattern!r}{keep}{comment}")
+    for w in ruleset.warnings:
+        out.append(f"warning: {w}")
+    if table is not None and visibility is not None:
+        out.append("")
+        for i in range(len(table)):
+            rule = visibility.hidden_by(i)
+            name = table.name(i)
+            out.append(f"visible {table.letters[i]} {name}" if rule is None else
+                       f"hidden  {table.letters[i]} {name}  by {rule.describe()}")
+    _write(("\n".join(out) + "\n").encode("utf-8", "surrogateescape"))
+
+
+@cli.command("kernel-source")
+@click.argument("package", default="linux-source-6.1")
+@click.option("--suite", metavar="NAME",
+              help="Another Debian release to fetch from (e.g. trixie), through a"
+                   " private apt configuration; the system's sources are not touched.")
+@click.option("--full", is_flag=True,
+              help="Unpack the whole tree (for a kernel build), not only the rule files.")
+@handles_errors
+def kernel_source(package: str, suite: str | None, full: bool) -> None:
+    """Fetch Debian's PACKAGE kernel source into the cache and print the tree's path.
+
+    The cache is $LLDBISECT_CACHE, else ~/.cache/lldbisect; a second call reuses it.
+
+    \b
+    Example:
+      lldbisect rules "$(lldbisect kernel-source linux-source-6.12 --suite trixie)"
+    """
+    from lldbisect import debsource
+
+    if not package.startswith("linux-source-"):
+        raise InputError(None, f"{package}: expected a Debian linux-source-X.Y package")
+    click.echo(str(debsource.kernel_source(package, suite, full=full)))
 
 
 def main() -> None:

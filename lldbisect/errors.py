@@ -40,6 +40,7 @@ class RulesError(InputError):
 
     def __init__(self, path: Path | str, line: int | None, problem: str) -> None:
         self.line = line
+        self.detail = problem
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(None, f"{where}: {problem}")
         self.path = str(path)

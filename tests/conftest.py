@@ -29,3 +29,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[elfcorpus.Built]:
     for target in elfcorpus.TARGETS:
         built += elfcorpus.build_target(target, out, lld)
     return built
+
+
+@pytest.fixture(scope="session")
+def real_trees() -> dict[str, Path]:
+    """Debian's 6.1 (bookworm) and 6.12 (trixie) trees, rule files only, from the cache."""
+    from lldbisect import debsource
+
+    return {"6.1": debsource.kernel_source("linux-source-6.1"),
+            "6.12": debsource.kernel_source("linux-source-6.12", "trixie")}

@@ -28,11 +28,17 @@ def _sessions() -> list[tuple[int, list[tuple[str, str]]]]:
     return out
 
 
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for all examples, in README order: later ones use earlier files."""
+    return tmp_path_factory.mktemp("readme")
+
+
 @pytest.mark.parametrize(("line", "steps"), _sessions(),
                          ids=[f"README.md:{line}" for line, _ in _sessions()])
-def test_console_example(tmp_path: Path, line: int, steps: list[tuple[str, str]]) -> None:
+def test_console_example(workdir: Path, line: int, steps: list[tuple[str, str]]) -> None:
     for cmd, expected in steps:
-        done = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, stdout=subprocess.PIPE,
+        done = subprocess.run(["bash", "-c", cmd], cwd=workdir, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=600)
         got = done.stdout
         assert got == expected, f"README.md:{line}: `{cmd}` printed:\n{got}"

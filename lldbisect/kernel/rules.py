@@ -1,0 +1,280 @@
+"""A kernel tree's kallsyms ignore rules as one rule set, and what they hide.
+
+``load_rules(tree)`` reads ``scripts/mksysmap`` and ``scripts/kallsyms.c`` of a source
+tree or an ``O=`` build directory (through its ``source`` link); ``RuleSet.apply`` says
+for every symbol whether kallsyms sees it and, if not, which rule hid it — the first
+that matches in the order the real pipeline runs them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress, count, repeat
+from pathlib import Path
+
+from lldbisect.errors import RulesError
+from lldbisect.kernel.kallsyms_c import parse_kallsyms_c
+from lldbisect.kernel.mksysmap import parse_mksysmap
+from lldbisect.kernel.model import Rule, RuleKind, Stage
+from lldbisect.symtable import UNDEFINED_LETTERS, SymbolTable
+
+__all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_rules"]
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Per symbol (table order): the mksysmap rule and the kallsyms rule that hide it.
+
+    ``in_system_map``: mksysmap keeps it (it is in System.map and the ``.syms`` lists).
+    ``in_kallsyms``: it ends up in the kallsyms table under the tree's pipeline.
+    """
+
+    sysmap_rule: list[Rule | None]
+    kallsyms_rule: list[Rule | None]
+    kallsyms_reads_sysmap: bool
+
+    def in_system_map(self, i: int) -> bool:
+        return self.sysmap_rule[i] is None
+
+    def in_kallsyms(self, i: int) -> bool:
+        if self.kallsyms_rule[i] is not None:
+            return False
+        return not self.kallsyms_reads_sysmap or self.sysmap_rule[i] is None
+
+    def hidden_by(self, i: int) -> Rule | None:
+        """The rule that keeps symbol ``i`` out of the kallsyms table, if any."""
+        if self.kallsyms_reads_sysmap and self.sysmap_rule[i] is not None:
+            return self.sysmap_rule[i]
+        return self.kallsyms_rule[i]
+
+    def visible(self) -> list[int]:
+        return [i for i in range(len(self.sysmap_rule)) if self.in_kallsyms(i)]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every rule of one kernel tree, in pipeline order."""
+
+    tree: str
+    version: str
+    era: str
+    kallsyms_reads_sysmap: bool
+    rules: tuple[Rule, ...]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{r.file}:{r.line}: {r.warning}" for r in self.rules if r.warning]
+
+    def stage(self, stage: Stage) -> list[Rule]:
+        return [r for r in self.rules if r.stage is stage]
+
+    def apply(self, table: SymbolTable) -> Visibility:
+        """Which rule of each stage hides each symbol of ``table`` (None: kept)."""
+        names, letters = table.names, table.letters
+        lines = nm_lines(table)
+        sysmap = _first_match(self.stage(Stage.MKSYSMAP), names, letters, lines)
+        kallsyms = _first_match(self.stage(Stage.KALLSYMS), names, letters, lines)
+        return Visibility(sysmap, kallsyms, self.kallsyms_reads_sysmap)
+
+    def hiding_rule(self, name: str, letter: str = "t", address: int = 0,
+                    width: int = 8) -> Rule | None:
+        """The rule that keeps one symbol out of the kallsyms table, if any."""
+        line = _nm_line(address, letter, name, width)
+        for stage in ((Stage.MKSYSMAP, Stage.KALLSYMS) if self.kallsyms_reads_sysmap
+                      else (Stage.KALLSYMS,)):
+            for rule in self.stage(stage):
+                if rule.hides(name, letter, line):
+                    return rule
+        return None
+
+
+def nm_lines(table: SymbolTable) -> list[str]:
+    """Each symbol's line as ``nm -n`` prints it, which is what sed and grep see."""
+    width = 8 if table.elf_class == 32 else 16
+    return [_nm_line(a, c, n, width)
+            for a, c, n in zip(table.addresses, table.letters, table.names)]
+
+
+def _nm_line(address: int, letter: str, name: str, width: int) -> str:
+    if letter in UNDEFINED_LETTERS:
+        return f"{'':{width}} {letter} {name}"
+    return f"{address:0{width}x} {letter} {name}"
+
+
+def _first_match(rules: Sequence[Rule], names: list[str], letters: str,
+                 lines: list[str]) -> list[Rule | None]:
+    """The first rule hiding each symbol. Column-wise tests in C find the few hidden
+    symbols fast; only those are matched rule by rule, to name the rule."""
+    out: list[Rule | None] = [None] * len(names)
+    for i in compress(count(), _any_hit(rules, names, letters, lines)):
+        out[i] = next((r for r in rules if r.hides(names[i], letters[i], lines[i])), None)
+    return out
+
+
+def _any_hit(rules: Sequence[Rule], names: list[str], letters: str,
+             lines: list[str]) -> Iterable[bool]:
+    """Per symbol, whether some rule may hide it (exactly: whether one does)."""
+    n = len(names)
+    hits: list[Iterable[object]] = []
+    plain = [r for r in rules if r.regex is None or _name_equivalent(r)]
+    line_rules = [r for r in rules if r.regex is not None and not _name_equivalent(r)]
+    exact = {r.pattern for r in plain if r.kind is RuleKind.EXACT}
+    prefixes = tuple(r.pattern for r in plain if r.kind is RuleKind.PREFIX)
+    suffixes = tuple(r.pattern for r in plain if r.kind is RuleKind.SUFFIX)
+    subs = [r.pattern for r in plain if r.kind is RuleKind.SUBSTRING]
+    if exact:
+        hits.append(map(exact.__contains__, names))
+    if prefixes:
+        hits.append(map(str.startswith, names, repeat(prefixes)))
+    if suffixes:
+        hits.append(map(str.endswith, names, repeat(suffixes)))
+    if subs:
+        hits.append(map(re.compile("|".join(map(re.escape, subs))).search, names))
+    typed = "".join(r.pattern for r in plain if r.kind is RuleKind.TYPE)
+    if typed:
+        # Letters in one translate; allow-listed names are re-checked rule by rule.
+        table = {ord(c): "\1" if c in typed else "\0" for c in set(letters)}
+        hits.append(letters.translate(table).encode())
+    for stage, subjects in ((Stage.MKSYSMAP, lines), (Stage.KALLSYMS, names)):
+        regexes = [r.regex for r in line_rules if r.regex is not None and r.stage is stage]
+        if not regexes:
+            continue
+        if any(re.search(r"\\[1-9]", rx) for rx in regexes):  # backrefs: one at a time
+            for rx in regexes:
+                hits.append(map(re.compile(rx, re.ASCII | re.DOTALL).search, subjects))
+        else:
+            combined = "|".join(f"(?:{rx})" for rx in regexes)
+            hits.append(map(re.compile(combined, re.ASCII | re.DOTALL).search, subjects))
+    if not hits:
+        return repeat(False, n)
+    result = [bool(x) for x in hits[0]]
+    for more in hits[1:]:
+        result = list(map(_either, result, more))
+    return result
+
+
+def _name_equivalent(rule: Rule) -> bool:
+    """Whether a mksysmap rule's line regex hides exactly what its name kind says.
+
+    Names hold no spaces, so `` foo$`` can only match a whole name and ``foo$`` a name's
+    tail, `` [aNU] `` only the type, and `` fo`` only a name's start — but a one-character
+    `` t`` would match the type letter too, and a substring may match the address.
+    """
+    if rule.regex is None or rule.regex.startswith("(?i)"):
+        return False
+    if rule.kind in (RuleKind.EXACT, RuleKind.SUFFIX, RuleKind.TYPE):
+        return True
+    return rule.kind is RuleKind.PREFIX and len(rule.pattern) >= 2
+
+
+def _either(a: object, b: object) -> bool:
+    return bool(a) or bool(b)
+
+
+# --- the tree: where the files are, which version, which era ------------------------
+
+def find_source_tree(path: Path) -> Path:
+    """The source tree of ``path``: itself, or where an ``O=`` build's ``source`` points.
+
+    Raises RulesError when ``path`` is neither.
+    """
+    if not path.exists():
+        raise RulesError(path, None, "no such directory")
+    if not path.is_dir():
+        raise RulesError(path, None, "not a directory: expected a kernel source tree or"
+                                     " an O= build directory")
+    for candidate in (path, path / "source"):
+        if (candidate / "scripts").is_dir() and (candidate / "Makefile").is_file():
+            return candidate.resolve()
+    raise RulesError(path, None, "not a kernel tree: no Makefile and scripts/ (nor a"
+                                 " `source` link to them)")
+
+
+def kernel_version(tree: Path) -> str:
+    """``VERSION.PATCHLEVEL.SUBLEVEL`` (with EXTRAVERSION) of the top-level Makefile."""
+    try:
+        head = (tree / "Makefile").read_text(errors="replace")[:4096]
+    except OSError as e:
+        raise RulesError(tree / "Makefile", None, f"cannot read: {e.strerror}") from None
+    pairs = re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)",
+                       head, re.M)
+    fields: dict[str, str] = dict(pairs)
+    if "VERSION" not in fields or "PATCHLEVEL" not in fields:
+        raise RulesError(tree / "Makefile", None, "no VERSION and PATCHLEVEL lines: not a"
+                                                  " kernel Makefile")
+    version = f"{fields['VERSION']}.{fields['PATCHLEVEL']}"
+    if fields.get("SUBLEVEL"):
+        version += f".{fields['SUBLEVEL']}"
+    return version + fields.get("EXTRAVERSION", "")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:2])
+
+
+def load_rules(path: Path | str) -> RuleSet:
+    """Read a kernel tree's rules. Raises RulesError naming the file and line at fault."""
+    tree = find_source_tree(Path(path))
+    version = kernel_version(tree)
+    mksysmap, kallsyms = tree / "scripts" / "mksysmap", tree / "scripts" / "kallsyms.c"
+    if not mksysmap.exists() and not kallsyms.exists():
+        raise RulesError(tree / "scripts", None, "neither mksysmap nor kallsyms.c: not a"
+                                                 " kernel tree with kallsyms")
+    rules: list[Rule] = []
+    forms = []
+    for file, parse in ((mksysmap, parse_mksysmap), (kallsyms, parse_kallsyms_c)):
+        if not file.exists():
+            raise RulesError(file, None, "missing: a kernel tree has both mksysmap and"
+                                         " kallsyms.c")
+        try:
+            text = file.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as e:
+            raise RulesError(file, None, f"cannot read: {e.strerror}") from None
+        try:
+            found = parse(text, str(file.relative_to(tree)))
+        except RulesError as e:  # rules name files relative to the tree; errors in full
+            raise RulesError(file, e.line, e.detail) from None
+        rules += found
+        forms.append(_form(file.name, text, found))
+    reads_sysmap = _kallsyms_reads_sysmap(tree, version)
+    if forms[1].startswith("F2") and reads_sysmap:
+        forms[1] = "F3" + forms[1][2:]  # the same arrays, after mksysmap's filtering
+    return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules))
+
+
+def _form(name: str, text: str, rules: Iterable[Rule]) -> str:
+    """The era's label for one file (kernel-formats.md's F0-F4, M2/M3, grep)."""
+    if name == "mksysmap":
+        if text.startswith("#!") and "sed" in text.split("\n", 1)[0]:
+            return "M3 (sed -f mksysmap)"
+        grep, sed = re.search(r"\|\s*grep\b", text), re.search(r"\|\s*sed\b", text)
+        if grep and sed:
+            return "grep + sed mksysmap"
+        return "M2 (sed in mksysmap)" if sed else "grep mksysmap"
+    # Which name arrays there are (their entries' source is a string literal).
+    arrays = {r.kind for r in rules if r.source.startswith('"')}
+    if "is_ignored_symbol" in text:
+        if not arrays:
+            return "F4 (kallsyms.c type checks only)"
+        return ("F2 (is_ignored_symbol arrays with ignored_matches)"
+                if RuleKind.SUBSTRING in arrays else "F2 (is_ignored_symbol arrays)")
+    if RuleKind.PREFIX in arrays or RuleKind.SUFFIX in arrays:
+        return "F1 (symbol_valid special_symbols/prefixes/suffixes)"
+    return "F0 (symbol_valid special_symbols)"
+
+
+def _kallsyms_reads_sysmap(tree: Path, version: str) -> bool:
+    """From 6.1 kallsyms reads mksysmap's output instead of running nm itself."""
+    link = tree / "scripts" / "link-vmlinux.sh"
+    try:
+        text = link.read_text(errors="replace")
+    except OSError:
+        return _version_tuple(version) >= (6, 1)
+    if re.search(r"NM\}?\s+-n\s+\S+\s*\|\s*scripts/kallsyms", text):
+        return False
+    if re.search(r"kallsyms\s+\S*\.syms", text) or re.search(r"mksysmap.*\n.*kallsyms",
+                                                             text):
+        return True
+    return _version_tuple(version) >= (6, 1)
