@@ -171,6 +171,84 @@ def rules(kernel: Path, as_json: bool, apply_to: Path | None) -> None:
     _write(("\n".join(out) + "\n").encode("utf-8", "surrogateescape"))
 
 
+def _verdict_status(verdict: str, at_risk_ok: bool) -> int:
+    if verdict == "converged" or (verdict == "at-risk" and at_risk_ok):
+        return EXIT_OK
+    return EXIT_FINDING
+
+
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.option("--kernel", type=click.Path(path_type=Path),
+              help="The kernel source tree whose rules apply (default: BUILD_DIR's"
+                   " `source` link, or BUILD_DIR itself).")
+@click.option("--log", "log_file", type=click.Path(path_type=Path),
+              help="The build log, to report the kernel's own failure message.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.check/1).")
+@click.option("--at-risk-ok", is_flag=True, help="Exit 0 for an at-risk build too.")
+@handles_errors
+def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: bool,
+          at_risk_ok: bool) -> None:
+    """Judge the kallsyms convergence of a kernel build directory.
+
+    Reads every link stage (.tmp_vmlinux*, their .syms lists, vmlinux, System.map),
+    finds the symbols the linker made (against vmlinux.o and the kallsyms objects, or
+    by name structure), applies the tree's own rules, and says which linker-made
+    symbols kallsyms sees and which differ between passes. Verdict and exit status:
+    converged 0, at-risk 1 (0 with --at-risk-ok), diverged 1, diverged-other 1;
+    2 for bad input.
+
+    \b
+    Example:
+      lldbisect check ~/build/arm --log build.log
+    """
+    from lldbisect.check import check_build
+    from lldbisect.report import check_json, check_text
+
+    log = None
+    if log_file is not None:
+        try:
+            log = log_file.read_text(errors="replace")
+        except OSError as e:
+            raise InputError(log_file, f"cannot read: {e.strerror}") from None
+    result = check_build(build_dir, log=log, kernel=kernel)
+    if as_json:
+        _json(check_json(result))
+    else:
+        _write(check_text(result).encode("utf-8", "surrogateescape"))
+    sys.exit(_verdict_status(result.comparison.verdict.value, at_risk_ok))
+
+
+@cli.command()
+@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("after", type=click.Path(path_type=Path))
+@click.option("--kernel", type=click.Path(path_type=Path), required=True,
+              help="The kernel tree whose rules apply.")
+@click.option("--inputs", multiple=True, type=click.Path(path_type=Path),
+              help="An object the link read (repeatable): linker-made symbols are those"
+                   " in no input. Without it, they are found by name structure.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.diff/1).")
+@click.option("--at-risk-ok", is_flag=True, help="Exit 0 for at-risk too.")
+@handles_errors
+def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_json: bool,
+         at_risk_ok: bool) -> None:
+    """Compare two ELF files or nm listings as check compares link stages.
+
+    \b
+    Example:
+      lldbisect diff .tmp_vmlinux.kallsyms2 .tmp_vmlinux.kallsyms3 --kernel ~/linux
+    """
+    from lldbisect.check import diff_files
+    from lldbisect.report import DIFF_SCHEMA, comparison_json, comparison_text
+
+    result = diff_files(before, after, kernel, list(inputs) or None)
+    if as_json:
+        _json({"schema": DIFF_SCHEMA, **comparison_json(result)})
+    else:
+        _write(("\n".join(comparison_text(result)) + "\n").encode("utf-8", "surrogateescape"))
+    sys.exit(_verdict_status(result.verdict.value, at_risk_ok))
+
+
 @cli.command("kernel-source")
 @click.argument("package", default="linux-source-6.1")
 @click.option("--suite", metavar="NAME",

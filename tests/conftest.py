@@ -38,3 +38,17 @@ def real_trees() -> dict[str, Path]:
 
     return {"6.1": debsource.kernel_source("linux-source-6.1"),
             "6.12": debsource.kernel_source("linux-source-6.12", "trixie")}
+
+
+@pytest.fixture(scope="session")
+def tiny_arm() -> object:
+    """The tiny ARMv5 6.1 kernel of real-kernel-repro.md, built once per session
+    (about 100 s; later sessions on this machine relink the cached build)."""
+    from lldbisect.repro import TinyArmBuild
+
+    require("make", "/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/ld.lld")
+    build = TinyArmBuild()
+    result = build.build("/usr/lib/llvm-15/bin/ld.lld")
+    if result.returncode:
+        pytest.fail(f"the tiny ARMv5 kernel does not build:\n{result.log[-3000:]}")
+    return build

@@ -1,0 +1,274 @@
+"""Compare link stages: what differs between passes, what the linker made, what kallsyms
+sees, and the verdict every bisect step uses.
+
+Pure analysis over symbol tables and a rule set: no subprocess, no git.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import pairwise
+
+from lldbisect.kernel.model import Rule, RuleKind
+from lldbisect.kernel.rules import RuleSet, Visibility
+from lldbisect.patterns import Family, infer_families
+from lldbisect.symtable import SymbolTable
+
+__all__ = ["FamilyReport", "Stage", "StageDiff", "Verdict", "compare", "linker_made"]
+
+# Symbols every linker defines by itself, which are not thunks or stubs.
+STANDARD_LINKER_SYMBOLS = frozenset({
+    "_GLOBAL_OFFSET_TABLE_", "_DYNAMIC", "_PROCEDURE_LINKAGE_TABLE_", "__bss_start",
+    "_edata", "edata", "_end", "end", "_etext", "etext", "__ehdr_start",
+    "__executable_start", "__dso_handle", "_gp", "_gp_disp", "__gnu_local_gp",
+    "_TLS_MODULE_BASE_", "__global_pointer$", "_SDA_BASE_", "_SDA2_BASE_", ".TOC.",
+    "__TMC_END__", "__rel_iplt_start", "__rel_iplt_end", "__rela_iplt_start",
+    "__rela_iplt_end", "__preinit_array_start", "__preinit_array_end",
+    "__init_array_start", "__init_array_end", "__fini_array_start", "__fini_array_end",
+})
+_SECTION_BOUNDARY = re.compile(r"__(start|stop)_[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Verdict(StrEnum):
+    CONVERGED = "converged"  # no linker-made symbol visible to kallsyms
+    AT_RISK = "at-risk"  # converged, but visible linker-made symbols exist
+    DIVERGED = "diverged"  # the kernel's check fails (or would) because of them
+    DIVERGED_OTHER = "diverged-other"  # the passes differ, but no linker-made name explains it
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage's symbols and what the tree's rules let through."""
+
+    label: str
+    path: str
+    table: SymbolTable
+    visibility: Visibility
+    made: frozenset[str]  # linker-made names in this stage
+
+    def in_table(self) -> Counter[str]:
+        """Names in the kallsyms table, with multiplicity: what sizes the table."""
+        names, v = self.table.names, self.visibility
+        return Counter(names[i] for i in range(len(names)) if v.in_kallsyms(i))
+
+    def in_map(self) -> Counter[str]:
+        """Names in System.map / the .syms list: what the kernel's final cmp compares."""
+        names, v = self.table.names, self.visibility
+        return Counter(names[i] for i in range(len(names)) if v.in_system_map(i))
+
+
+@dataclass(frozen=True)
+class StageDiff:
+    """Symbols that differ between two stages, by name (addresses shift)."""
+
+    before: str
+    after: str
+    added: list[str]
+    removed: list[str]
+    moved: int
+    moved_examples: list[str]
+    visible_added: list[str]  # of added/removed, the ones in the kallsyms table
+    visible_removed: list[str]
+    map_changed: bool  # the System.map-level name lists differ
+    made_added: list[str]  # of those, the linker-made ones
+    made_removed: list[str]
+
+
+@dataclass(frozen=True)
+class FamilyReport:
+    """A family of linker-made symbols and what to do about it."""
+
+    family: Family
+    visible: list[str]  # members kallsyms sees in the last stage
+    hidden_by: Rule | None  # the rule already hiding the family, if one covers all
+    safe_pattern: tuple[RuleKind, str] | None  # hides the family and nothing else
+    collateral: list[str]  # other symbols the inferred pattern would hide
+    exact_names: list[str] = field(default_factory=list)  # fallback when unsafe
+
+
+def linker_made(table: SymbolTable, inputs: Iterable[str] | None,
+                defined_by_script: Iterable[str] = ()) -> frozenset[str]:
+    """Names in ``table`` the linker made: in none of the link's inputs (when known),
+    nor defined by its linker script, nor standard linker symbols. Without inputs,
+    names that embed another symbol of the image (``<prefix><sym>``, ``<sym><suffix>``,
+    ``<hex>.<kind>.<sym>``) and are code."""
+    script = set(defined_by_script)
+    names = table.names
+
+    def ordinary(name: str) -> bool:
+        return (name in STANDARD_LINKER_SYMBOLS or name in script
+                or _SECTION_BOUNDARY.fullmatch(name) is not None)
+
+    if inputs is not None:
+        known = set(inputs)
+        return frozenset(n for n in names if n not in known and not ordinary(n))
+    return _made_by_structure(table, ordinary)
+
+
+def _made_by_structure(table: SymbolTable, ordinary: Callable[[str], bool]) -> frozenset[str]:
+    """Local code symbols shaped as a linker names its stubs: ``__<affix><sym>``,
+    ``__<sym><suffix>``, ``<hex>.<kind>.<sym>``, or ``<sym><suffix>`` where several
+    share the suffix. A heuristic for builds without their inputs."""
+    from lldbisect.patterns import affix_candidates
+
+    targets = set(table.names)
+    letters = table.letters
+    found: dict[str, list[tuple[str, str]]] = {}
+    for i, name in enumerate(table.names):
+        if letters[i] != "t" or ordinary(name):
+            continue
+        shaped = [(p, s) for p, s in affix_candidates(name, targets) if
+                  s == "<hex-stub>" or (not s and p.startswith("__") and len(p) >= 4)
+                  or (s and p == "__") or (s and not p and s[0] == "_" and
+                                           any(c.isalpha() for c in s))]
+        if shaped:
+            found[name] = shaped
+    bare_suffixes = Counter(s for shaped in found.values() for p, s in set(shaped)
+                            if not p and s != "<hex-stub>")
+    return frozenset(n for n, shaped in found.items()
+                     if any(p or s == "<hex-stub>" or bare_suffixes[s] >= 2
+                            for p, s in shaped))
+
+
+def diff_stages(a: Stage, b: Stage, examples: int = 8) -> StageDiff:
+    ca, cb = _comparable(a, b), _comparable(b, a)
+    added = sorted((cb - ca).elements())
+    removed = sorted((ca - cb).elements())
+    addr_a = _first_address(a.table)
+    addr_b = _first_address(b.table)
+    moved = [n for n in addr_b if n in addr_a and addr_a[n] != addr_b[n]]
+    va, vb = a.in_table(), b.in_table()
+    vis_added = sorted((vb - va).elements())
+    vis_removed = sorted((va - vb).elements())
+    made = a.made | b.made
+    return StageDiff(a.label, b.label, added, removed, len(moved), moved[:examples],
+                     vis_added, vis_removed, a.in_map() != b.in_map(),
+                     [n for n in vis_added if n in made], [n for n in vis_removed if n in made])
+
+
+def _comparable(stage: Stage, other: Stage) -> Counter[str]:
+    """The stage's names, as many as can be compared with ``other``: a System.map-style
+    listing holds only what mksysmap kept, so an ELF image is cut down to that too."""
+    if other.table.machine == "nm listing" and stage.table.machine != "nm listing":
+        names, v = stage.table.names, stage.visibility
+        return Counter(names[i] for i in range(len(names)) if v.in_system_map(i))
+    return Counter(stage.table.names)
+
+
+def _first_address(table: SymbolTable) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, addr in zip(table.names, table.addresses):
+        out.setdefault(name, addr)
+    return out
+
+
+def family_reports(stage: Stage, families: Sequence[Family], rules: RuleSet
+                   ) -> list[FamilyReport]:
+    """For each family: who sees it, what hides it, and a pattern safe to add."""
+    table, vis = stage.table, stage.visibility
+    names = table.names
+    visible_names = {names[i] for i in range(len(names)) if vis.in_kallsyms(i)}
+    others = [n for n in set(names) if n not in stage.made]
+    reports = []
+    for fam in families:
+        visible = sorted(n for n in fam.members if n in visible_names)
+        hiders = {rules.hiding_rule(n) for n in fam.members}
+        hidden_by = next(iter(hiders)) if len(hiders) == 1 else None
+        collateral = sorted(n for n in others if fam.covers(n))
+        safe = None if collateral else (fam.kind, fam.pattern)
+        reports.append(FamilyReport(fam, visible, hidden_by, safe, collateral,
+                                    [] if safe else list(fam.members)))
+    return reports
+
+
+def family_wide(families: Sequence[Family], all_names: Iterable[str],
+                made: frozenset[str]) -> str | None:
+    """A POSIX regex covering every lld-style prefix family at once (the 6.8
+    ``__[[:alnum:]]*Thunk_`` rule), when one fits all of them and hides nothing else."""
+    prefixes = [f.pattern for f in families if f.kind is RuleKind.PREFIX
+                and re.fullmatch(r"__[A-Za-z0-9]+_", f.pattern)]
+    if not prefixes:
+        return None
+    tail = _common_suffix([p[2:] for p in prefixes])
+    m = re.search(r"[A-Z][a-z0-9]*_$", tail)
+    if not m:
+        return None
+    regex = f"__[[:alnum:]]*{m.group(0)}"
+    py = "^__[A-Za-z0-9]*" + re.escape(m.group(0))
+    if any(re.match(py, n) for n in all_names if n not in made):
+        return None
+    return regex
+
+
+def _common_suffix(items: list[str]) -> str:
+    rev = [s[::-1] for s in items]
+    out = ""
+    for chars in zip(*rev):
+        if len(set(chars)) != 1:
+            break
+        out += chars[0]
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything one comparison of stages found."""
+
+    stages: list[Stage]
+    diffs: list[StageDiff]
+    families: list[FamilyReport]
+    family_wide: str | None
+    culprits: list[str]  # visible linker-made names that differ between the last stages
+    verdict: Verdict
+    reason: str
+
+
+def compare(stages: Sequence[Stage], rules: RuleSet, *, kernel_failed: bool | None,
+            final_differs: bool | None, final: bool = True) -> Comparison:
+    """The verdict over consecutive stages: the passes, then (``final``) the image.
+
+    The table linked into the final image comes from the last pass, the one linked
+    into the last pass from the pass before: if their visible symbols differ, the
+    final System.map cannot equal the last pass's list. So the culprits are the
+    visible linker-made names that differ between the last two passes, and between
+    the last pass and the final image. ``kernel_failed``: the build log says the
+    check failed; ``final_differs``: System.map is not the last pass's list (None
+    where either is missing).
+    """
+    diffs = [diff_stages(a, b) for a, b in pairwise(stages)]
+    last = stages[-1]
+    made_all = frozenset().union(*(s.made for s in stages))
+    made_names = [n for n in last.table.names if n in last.made]
+    families = infer_families(made_names or sorted(made_all), last.table.names)
+    reports = family_reports(last, families, rules)
+    wide = family_wide(families, last.table.names, made_all)
+    visible_made = sorted({n for r in reports for n in r.visible})
+    n_passes = len(stages) - (1 if final else 0)
+    deciding = diffs[max(0, n_passes - 2):]  # last pass-to-pass diff, and the final one
+    culprits = sorted({n for d in deciding for n in d.made_added + d.made_removed})
+    final_diff = diffs[-1] if final and diffs else None
+    differs = bool(final_diff and (final_diff.visible_added or final_diff.visible_removed
+                                   or final_diff.map_changed))
+    if not final and diffs:  # two files compared: any visible difference counts
+        differs = bool(diffs[-1].visible_added or diffs[-1].visible_removed)
+    failed = bool(kernel_failed) or bool(final_differs) or differs
+    if failed and culprits:
+        verdict = Verdict.DIVERGED
+        reason = (f"{len(culprits)} linker-made symbol(s) visible to kallsyms appear or vanish"
+                  " between the last stages, so the final System.map cannot match")
+    elif failed:
+        verdict = Verdict.DIVERGED_OTHER
+        reason = ("the stages differ, but in no linker-made name: not a linker naming"
+                  " problem (kallsyms' own symbols, alignment?)")
+    elif visible_made:
+        verdict = Verdict.AT_RISK
+        reason = (f"converged, but kallsyms sees {len(visible_made)} linker-made symbol(s):"
+                  " another layout can make their number change between passes")
+    else:
+        verdict = Verdict.CONVERGED
+        reason = "no linker-made symbol is visible to kallsyms"
+    return Comparison(list(stages), diffs, reports, wide, culprits, verdict, reason)

@@ -1,0 +1,130 @@
+"""The tiny ARMv5 kernel that reproduces the real failure: Debian's 6.1 linked by lld 16.
+
+Recipe (shared/reference/real-kernel-repro.md): an out-of-tree ``allnoconfig`` of
+``ARCH=arm`` with ``tiny.config`` and an ARMv5 Versatile board, built with clang 14; a
+padding object of our own in ``.rodata`` pushes ``.init.text`` more than 32 MiB away from
+``.text`` so the linker must add range-extension thunks, as a large kernel does. The
+padding is built only when ``LLDBISECT_PAD`` names its size, so one tree serves every
+case; changing the size or the linker relinks in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lldbisect import debsource
+from lldbisect.errors import ToolError
+
+__all__ = ["AT_RISK_PAD", "FAILING_PAD", "BuildResult", "TinyArmBuild"]
+
+FAILING_PAD = 32686460  # lld 16: three passes, then "Inconsistent kallsyms data"
+AT_RISK_PAD = 32505856  # lld 16: a third pass that converges
+CLANG = "/usr/lib/llvm-14/bin/"
+CONFIG = """\
+CONFIG_EXPERT=y
+CONFIG_MMU=y
+CONFIG_ARCH_MULTIPLATFORM=y
+# CONFIG_ARCH_MULTI_V7 is not set
+CONFIG_ARCH_MULTI_V5=y
+CONFIG_ARCH_VERSATILE=y
+CONFIG_KALLSYMS=y
+CONFIG_KALLSYMS_ALL=y
+CONFIG_PRINTK=y
+"""
+# Our own padding object and the one Makefile line that builds it on request.
+PAD_SOURCE = """\
+/* lldbisect: padding between .text and .init.text, to force range-extension thunks. */
+	.section .rodata, "a"
+	.space LLDBISECT_PAD
+"""
+PAD_MAKEFILE = """
+# lldbisect: padding object, built only when LLDBISECT_PAD gives its size in bytes.
+obj-$(if $(LLDBISECT_PAD),y) += lldbisect_pad.o
+AFLAGS_lldbisect_pad.o := -DLLDBISECT_PAD=$(LLDBISECT_PAD)
+"""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """One make run: its exit status, its log, how long it took."""
+
+    returncode: int
+    log: str
+    seconds: float
+
+    @property
+    def inconsistent_kallsyms(self) -> bool:
+        return "Inconsistent kallsyms data" in self.log
+
+
+class TinyArmBuild:
+    """A configured O= build of the tiny ARMv5 kernel in the cache."""
+
+    def __init__(self, package: str = "linux-source-6.1", suite: str | None = None,
+                 root: Path | None = None) -> None:
+        self.package, self.suite = package, suite
+        self.root = root or debsource.cache_dir() / "builds"
+        self._tree: Path | None = None
+
+    @property
+    def tree(self) -> Path:
+        """The full source tree, unpacked once, with the padding hook added."""
+        if self._tree is None:
+            tree = debsource.kernel_source(self.package, self.suite, full=True)
+            pad = tree / "arch" / "arm" / "kernel" / "lldbisect_pad.S"
+            if not pad.exists():
+                pad.write_text(PAD_SOURCE)
+                with open(tree / "arch" / "arm" / "kernel" / "Makefile", "a") as f:
+                    f.write(PAD_MAKEFILE)
+            self._tree = tree
+        return self._tree
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / f"armv5-tiny-{self.tree.parent.name}"
+
+    def _make(self, *targets: str, ld: str | None = None, pad: int | None = None,
+              jobs: int | None = None) -> BuildResult:
+        for tool in ("make", f"{CLANG}clang"):
+            if shutil.which(tool) is None:
+                raise ToolError(f"{tool} not found: the kernel build needs it"
+                                " (run bisect-scripts/setup-machine)")
+        argv = ["make", "-C", str(self.tree), f"O={self.build_dir}", "ARCH=arm",
+                f"LLVM={CLANG}", f"-j{jobs or os.cpu_count() or 2}"]
+        if ld:
+            argv.append(f"LD={ld}")
+        argv.append(f"LLDBISECT_PAD={pad}" if pad else "LLDBISECT_PAD=")
+        start = time.monotonic()
+        done = subprocess.run([*argv, *targets], capture_output=True, text=True,
+                              errors="replace")
+        return BuildResult(done.returncode, done.stdout + done.stderr,
+                           time.monotonic() - start)
+
+    def configure(self) -> None:
+        """``allnoconfig`` with the recipe's fragment, once."""
+        if (self.build_dir / ".config").exists():
+            return
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        fragment = self.build_dir / "lldbisect.config"
+        tiny = (self.tree / "kernel" / "configs" / "tiny.config").read_text()
+        fragment.write_text(tiny + CONFIG)
+        os.environ["KCONFIG_ALLCONFIG"] = str(fragment)
+        try:
+            result = self._make("allnoconfig")
+        finally:
+            del os.environ["KCONFIG_ALLCONFIG"]
+        if result.returncode:
+            raise ToolError(f"configuring {self.build_dir} failed: {result.log[-300:]}")
+
+    def build(self, ld: str, pad: int | None = None) -> BuildResult:
+        """Build (or relink) vmlinux with linker ``ld`` and ``pad`` bytes of padding."""
+        self.configure()
+        vmlinux = self.build_dir / "vmlinux"
+        if vmlinux.exists():
+            vmlinux.unlink()  # the link does not depend on ld or on scripts/kallsyms
+        return self._make("vmlinux", ld=ld, pad=pad)

@@ -1,0 +1,128 @@
+"""check on a real kernel: Debian's 6.1, the tiny ARMv5 recipe, real linkers.
+
+The kernel is built once per session; each case relinks it (seconds) with another
+linker or padding, as real-kernel-repro.md describes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lldbisect.check import check_build
+from lldbisect.convergence import Verdict
+from lldbisect.repro import AT_RISK_PAD, FAILING_PAD, TinyArmBuild
+
+pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
+
+LLD = "/usr/lib/llvm-{}/bin/ld.lld"
+KEEP = str(Path(__file__).resolve().parent.parent / "bisect-scripts" / "ld-keep-stages")
+
+
+def _syms_names(path: Path) -> set[str]:
+    return {line.split()[-1] for line in path.read_text().splitlines()}
+
+
+def failing_pad(build: TinyArmBuild) -> int:
+    """The recipe's failing padding, or a nearby one: Debian updates the source, and
+    failing windows recur every 4 KiB page (real-kernel-repro.md, step 6)."""
+    for delta in [0] + [k * s for k in range(1, 9) for s in (1024, -1024)]:
+        if build.build(LLD.format(16), FAILING_PAD + delta).inconsistent_kallsyms:
+            return FAILING_PAD + delta
+    pytest.fail("no failing padding near the recipe's value with lld-16")
+
+
+@pytest.fixture(scope="module")
+def failing(tiny_arm: TinyArmBuild) -> int:
+    return failing_pad(tiny_arm)
+
+
+def test_lld15_converges(tiny_arm: TinyArmBuild, failing: int) -> None:
+    result = tiny_arm.build(LLD.format(15), failing)
+    assert result.returncode == 0, result.log[-2000:]
+    found = check_build(tiny_arm.build_dir, log=result.log)
+    c = found.comparison
+    assert c.verdict is Verdict.CONVERGED, c.reason
+    fam = {f.family.pattern: f for f in c.families}
+    assert fam["__ARMV5PILongThunk_"].family.count > 100  # made, and hidden by 6.1
+    assert fam["__ARMV5PILongThunk_"].hidden_by is not None
+    assert found.system_map_matches is True and found.failure_message is None
+
+
+def test_lld16_diverges_naming_the_culprits(tiny_arm: TinyArmBuild, failing: int) -> None:
+    result = tiny_arm.build(LLD.format(16), failing)
+    assert result.inconsistent_kallsyms
+    found = check_build(tiny_arm.build_dir, log=result.log)
+    c = found.comparison
+    assert c.verdict is Verdict.DIVERGED, c.reason
+    assert found.stages.third_pass and found.system_map_matches is False
+    assert "Inconsistent kallsyms data" in (found.failure_message or "")
+    # The culprits are exactly the visible names the last pass added (compared here
+    # on the kernel's own .syms lists, independently of lldbisect's reading).
+    b = tiny_arm.build_dir
+    new = _syms_names(b / ".tmp_vmlinux.kallsyms3.syms") - _syms_names(
+        b / ".tmp_vmlinux.kallsyms2.syms")
+    assert c.culprits == sorted(new) and c.culprits
+    assert all(n.startswith("__ARMv4PILongBXThunk_") for n in c.culprits)
+    (family,) = c.families
+    assert family.family.pattern == "__ARMv4PILongBXThunk_" and family.hidden_by is None
+    assert family.safe_pattern is not None and not family.collateral
+    assert c.family_wide == "__[[:alnum:]]*Thunk_"
+    sizes = [p.kallsyms_size for p in found.stages.passes]
+    assert len(sizes) == 3 and sizes[0] != sizes[1] != sizes[2]
+
+
+def test_lld16_at_risk(tiny_arm: TinyArmBuild) -> None:
+    result = tiny_arm.build(LLD.format(16), AT_RISK_PAD)
+    assert result.returncode == 0, result.log[-2000:]
+    found = check_build(tiny_arm.build_dir, log=result.log)
+    assert found.comparison.verdict is Verdict.AT_RISK, found.comparison.reason
+    assert found.stages.third_pass
+
+
+def test_gnu_ld_converges(tiny_arm: TinyArmBuild, failing: int) -> None:
+    result = tiny_arm.build("arm-linux-gnueabihf-ld", failing)
+    assert result.returncode == 0, result.log[-2000:]
+    c = check_build(tiny_arm.build_dir, log=result.log).comparison
+    assert c.verdict is Verdict.CONVERGED, c.reason
+    veneers = next(f for f in c.families if f.family.pattern == "_veneer")
+    assert veneers.family.count > 100 and veneers.hidden_by is not None
+
+
+def test_cli_check_json_and_exit(tiny_arm: TinyArmBuild, failing: int, tmp_path: Path) -> None:
+    result = tiny_arm.build(LLD.format(16), failing)
+    log = tmp_path / "build.log"
+    log.write_text(result.log)
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "check", "--json",
+                           "--log", str(log), str(tiny_arm.build_dir)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["schema"] == "lldbisect.check/1" and doc["verdict"] == "diverged"
+    assert doc["third_pass"] is True and doc["failure_message"].startswith("Inconsistent")
+    assert doc["families"][0]["label"].startswith("lld ARM thunk")
+
+
+def test_keep_stages_wrapper_saves_what_old_kernels_delete(tiny_arm: TinyArmBuild,
+                                                          failing: int) -> None:
+    result = tiny_arm.build(f"{KEEP} {LLD.format(16)}", failing)
+    assert result.inconsistent_kallsyms
+    b = tiny_arm.build_dir
+    kept = b / ".lldbisect-stages"
+    assert {p.name for p in kept.iterdir()} >= {
+        ".tmp_vmlinux.kallsyms1", ".tmp_vmlinux.kallsyms2", ".tmp_vmlinux.kallsyms3",
+        ".tmp_vmlinux.kallsyms1.o", ".tmp_vmlinux.kallsyms2.o"}
+    # What a pre-5.13 kernel leaves after the failure: no temporary images or objects.
+    for n in (1, 2, 3):
+        for suffix in ("", ".o"):
+            (b / f".tmp_vmlinux.kallsyms{n}{suffix}").unlink(missing_ok=True)
+    try:
+        c = check_build(b, log=result.log).comparison
+        assert c.verdict is Verdict.DIVERGED and c.culprits
+    finally:
+        shutil.rmtree(kept)
