@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from lldbisect import __version__
-from lldbisect.errors import InputError, LldbisectError
+from lldbisect.errors import InputError, LldbisectError, ToolError
 from lldbisect.kernel.model import Rule
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT, EXIT_TOOL = 0, 1, 2, 3
@@ -247,6 +248,60 @@ def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_j
     else:
         _write(("\n".join(comparison_text(result)) + "\n").encode("utf-8", "surrogateescape"))
     sys.exit(_verdict_status(result.verdict.value, at_risk_ok))
+
+
+@cli.command()
+@click.option("--ld", "ld", required=True, metavar="LINKER",
+              help="The linker: a path, or a name on PATH (ld.lld-16, arm-linux-gnueabihf-ld).")
+@click.option("--pad", default="none", metavar="BYTES|failing|at-risk|none",
+              help="Padding that pushes .init.text away from .text: a size, `failing` (the"
+                   " recipe's failing size, or one found nearby), `at-risk`, or `none`.")
+@handles_errors
+def repro(ld: str, pad: str) -> None:
+    """Build (once) or relink the tiny ARMv5 Linux 6.1 of real-kernel-repro.md.
+
+    Prepares Debian's linux-source-6.1 in the cache, builds it with clang 14 (about
+    two minutes the first time; a relink takes seconds), links it with LINKER, and
+    prints the build directory, for `lldbisect check`. Progress goes to stderr.
+
+    \b
+    Example:
+      lldbisect check "$(lldbisect repro --ld ld.lld-16 --pad failing)"
+    """
+    from lldbisect.repro import AT_RISK_PAD, TinyArmBuild
+
+    linker = shutil.which(ld) or ld
+    if not Path(linker.split()[-1]).exists():
+        raise InputError(None, f"{ld}: no such linker")
+    build = TinyArmBuild()
+    click.echo(f"lldbisect: preparing {build.package} in {debsource_cache()}...", err=True)
+    if pad == "failing":
+        found = build.failing_pad(linker)
+        if found is None:
+            raise InputError(None, f"{ld}: no failing padding near the recipe's value"
+                                   " (does this linker hide its thunks?)")
+        size, result = found
+    elif pad in ("at-risk", "none"):
+        size = AT_RISK_PAD if pad == "at-risk" else 0
+        result = build.build(linker, size or None)
+    elif pad.isdigit():
+        size = int(pad)
+        result = build.build(linker, size or None)
+    else:
+        raise InputError(None, f"--pad {pad}: expected a size in bytes, failing, at-risk"
+                               " or none")
+    state = ("Inconsistent kallsyms data" if result.inconsistent_kallsyms else
+             "linked" if result.returncode == 0 else "failed")
+    click.echo(f"lldbisect: {ld}, padding {size}: {state} ({result.seconds:.0f} s)", err=True)
+    if result.returncode and not result.inconsistent_kallsyms:
+        raise ToolError(f"the kernel build failed:\n{result.log[-1500:]}")
+    click.echo(str(build.build_dir))
+
+
+def debsource_cache() -> Path:
+    from lldbisect import debsource
+
+    return debsource.cache_dir()
 
 
 @cli.command("kernel-source")

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import pairwise
+from itertools import compress, pairwise, repeat
 
 from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import RuleSet, Visibility
@@ -52,13 +52,11 @@ class Stage:
 
     def in_table(self) -> Counter[str]:
         """Names in the kallsyms table, with multiplicity: what sizes the table."""
-        names, v = self.table.names, self.visibility
-        return Counter(names[i] for i in range(len(names)) if v.in_kallsyms(i))
+        return Counter(compress(self.table.names, self.visibility.kallsyms_mask()))
 
     def in_map(self) -> Counter[str]:
         """Names in System.map / the .syms list: what the kernel's final cmp compares."""
-        names, v = self.table.names, self.visibility
-        return Counter(names[i] for i in range(len(names)) if v.in_system_map(i))
+        return Counter(compress(self.table.names, self.visibility.system_map_mask()))
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def _made_by_structure(table: SymbolTable, ordinary: Callable[[str], bool]) -> f
     for i, name in enumerate(table.names):
         if letters[i] != "t" or ordinary(name):
             continue
-        shaped = [(p, s) for p, s in affix_candidates(name, targets) if
+        shaped = [(p, s) for p, s in affix_candidates(name, targets, boundaries_only=True) if
                   s == "<hex-stub>" or (not s and p.startswith("__") and len(p) >= 4)
                   or (s and p == "__") or (s and not p and s[0] == "_" and
                                            any(c.isalpha() for c in s))]
@@ -136,34 +134,37 @@ def _made_by_structure(table: SymbolTable, ordinary: Callable[[str], bool]) -> f
 
 def diff_stages(a: Stage, b: Stage, examples: int = 8) -> StageDiff:
     ca, cb = _comparable(a, b), _comparable(b, a)
-    added = sorted((cb - ca).elements())
-    removed = sorted((ca - cb).elements())
-    addr_a = _first_address(a.table)
-    addr_b = _first_address(b.table)
-    moved = [n for n in addr_b if n in addr_a and addr_a[n] != addr_b[n]]
-    va, vb = a.in_table(), b.in_table()
-    vis_added = sorted((vb - va).elements())
-    vis_removed = sorted((va - vb).elements())
+    added, removed = _multiset_diff(ca, cb)
+    first_a, first_b = _first_address(a.table), _first_address(b.table)
+    # Names whose (first) address changed: a C-level difference of the item views.
+    moved = sorted(n for n, _ in first_b.items() - first_a.items() if n in first_a)
+    vis_added, vis_removed = _multiset_diff(a.in_table(), b.in_table())
     made = a.made | b.made
     return StageDiff(a.label, b.label, added, removed, len(moved), moved[:examples],
                      vis_added, vis_removed, a.in_map() != b.in_map(),
                      [n for n in vis_added if n in made], [n for n in vis_removed if n in made])
 
 
+def _multiset_diff(before: Counter[str], after: Counter[str]) -> tuple[list[str], list[str]]:
+    """(added, removed) names with multiplicity; item views keep the work in C."""
+    if before == after:
+        return [], []
+    added = [n for n, k in after.items() - before.items() for _ in range(k - before[n])]
+    removed = [n for n, k in before.items() - after.items() for _ in range(k - after[n])]
+    return sorted(added), sorted(removed)
+
+
 def _comparable(stage: Stage, other: Stage) -> Counter[str]:
     """The stage's names, as many as can be compared with ``other``: a System.map-style
     listing holds only what mksysmap kept, so an ELF image is cut down to that too."""
     if other.table.machine == "nm listing" and stage.table.machine != "nm listing":
-        names, v = stage.table.names, stage.visibility
-        return Counter(names[i] for i in range(len(names)) if v.in_system_map(i))
+        return stage.in_map()
     return Counter(stage.table.names)
 
 
 def _first_address(table: SymbolTable) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name, addr in zip(table.names, table.addresses):
-        out.setdefault(name, addr)
-    return out
+    """Each name's address at its first occurrence (later writes of reversed pairs win)."""
+    return dict(zip(reversed(table.names), reversed(table.addresses)))
 
 
 def family_reports(stage: Stage, families: Sequence[Family], rules: RuleSet
@@ -171,18 +172,44 @@ def family_reports(stage: Stage, families: Sequence[Family], rules: RuleSet
     """For each family: who sees it, what hides it, and a pattern safe to add."""
     table, vis = stage.table, stage.visibility
     names = table.names
-    visible_names = {names[i] for i in range(len(names)) if vis.in_kallsyms(i)}
-    others = [n for n in set(names) if n not in stage.made]
+    visible_names = set(compress(names, vis.kallsyms_mask()))
+    collateral = _collateral(families, [n for n in set(names) if n not in stage.made])
     reports = []
-    for fam in families:
+    for fam, hit in zip(families, collateral):
         visible = sorted(n for n in fam.members if n in visible_names)
         hiders = {rules.hiding_rule(n) for n in fam.members}
         hidden_by = next(iter(hiders)) if len(hiders) == 1 else None
-        collateral = sorted(n for n in others if fam.covers(n))
-        safe = None if collateral else (fam.kind, fam.pattern)
-        reports.append(FamilyReport(fam, visible, hidden_by, safe, collateral,
+        safe = None if hit else (fam.kind, fam.pattern)
+        reports.append(FamilyReport(fam, visible, hidden_by, safe, hit,
                                     [] if safe else list(fam.members)))
     return reports
+
+
+def _collateral(families: Sequence[Family], others: list[str]) -> list[list[str]]:
+    """Per family, the other symbols its pattern would hide: one C-level pass per rule
+    kind finds the few candidates, which are then matched family by family."""
+    out: list[list[str]] = [[] for _ in families]
+    by_kind: dict[RuleKind, list[int]] = {}
+    for k, fam in enumerate(families):
+        by_kind.setdefault(fam.kind, []).append(k)
+    for kind, ks in by_kind.items():
+        patterns = [families[k].pattern for k in ks]
+        hits: Iterable[str]
+        if kind is RuleKind.PREFIX:
+            hits = compress(others, map(str.startswith, others, repeat(tuple(patterns))))
+        elif kind is RuleKind.SUFFIX:
+            hits = compress(others, map(str.endswith, others, repeat(tuple(patterns))))
+        elif kind is RuleKind.EXACT:
+            wanted = set(patterns)
+            hits = (n for n in others if n in wanted)
+        else:
+            rx = re.compile("|".join(map(re.escape, patterns)))
+            hits = compress(others, map(rx.search, others))
+        for name in sorted(hits):
+            for k in ks:
+                if families[k].covers(name):
+                    out[k].append(name)
+    return out
 
 
 def family_wide(families: Sequence[Family], all_names: Iterable[str],
@@ -198,8 +225,8 @@ def family_wide(families: Sequence[Family], all_names: Iterable[str],
     if not m:
         return None
     regex = f"__[[:alnum:]]*{m.group(0)}"
-    py = "^__[A-Za-z0-9]*" + re.escape(m.group(0))
-    if any(re.match(py, n) for n in all_names if n not in made):
+    py = re.compile("__[A-Za-z0-9]*" + re.escape(m.group(0)))
+    if any(n not in made for n in filter(py.match, all_names)):
         return None
     return regex
 
@@ -245,8 +272,10 @@ def compare(stages: Sequence[Stage], rules: RuleSet, *, kernel_failed: bool | No
     made_names = [n for n in last.table.names if n in last.made]
     families = infer_families(made_names or sorted(made_all), last.table.names)
     reports = family_reports(last, families, rules)
-    wide = family_wide(families, last.table.names, made_all)
     visible_made = sorted({n for r in reports for n in r.visible})
+    # A regex in mksysmap reaches the kallsyms table only where kallsyms reads its output.
+    wide = (family_wide(families, last.table.names, made_all)
+            if rules.kallsyms_reads_sysmap and visible_made else None)
     n_passes = len(stages) - (1 if final else 0)
     deciding = diffs[max(0, n_passes - 2):]  # last pass-to-pass diff, and the final one
     culprits = sorted({n for d in deciding for n in d.made_added + d.made_removed})

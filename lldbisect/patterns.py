@@ -55,14 +55,25 @@ def matches(kind: RuleKind, pattern: str, name: str) -> bool:
     return False
 
 
-def affix_candidates(name: str, targets: Collection[str]) -> list[tuple[str, str]]:
+def affix_candidates(name: str, targets: Collection[str], *,
+                     boundaries_only: bool = False) -> list[tuple[str, str]]:
     """Every (prefix, suffix) with ``name == prefix + target + suffix`` for a target in
-    ``targets``, the affixes not both empty."""
+    ``targets``, the affixes not both empty. ``boundaries_only``: only where a prefix
+    ends, or a suffix starts, with ``_`` or ``.`` (cheap enough for a whole image)."""
     out = []
     m = _HEX_STUB.fullmatch(name)
     if m and m.group("target") in targets:
         out.append((f".{m.group('kind')}.", "<hex-stub>"))
     n = len(name)
+    if boundaries_only:
+        cuts = [k for k, c in enumerate(name) if c in "_."]
+        starts = [0] + [k + 1 for k in cuts if k + 1 <= _MAX_PREFIX]
+        ends = [n] + [k for k in cuts if n - k <= _MAX_SUFFIX]
+        for i in starts:
+            for j in ends:
+                if i < j and (i or j < n) and name[i:j] in targets:
+                    out.append((name[:i], name[j:]))
+        return out
     for i in range(0, min(n, _MAX_PREFIX + 1)):
         for j in range(n, max(i, n - _MAX_SUFFIX - 1), -1):
             if (i or j < n) and name[i:j] in targets:

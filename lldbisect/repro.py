@@ -121,6 +121,17 @@ class TinyArmBuild:
         if result.returncode:
             raise ToolError(f"configuring {self.build_dir} failed: {result.log[-300:]}")
 
+    def failing_pad(self, ld: str) -> tuple[int, BuildResult] | None:
+        """The recipe's failing padding, or one nearby that fails with ``ld``, and that
+        failing build: the exact value depends on the source and compiler, and failing
+        windows recur every 4 KiB page (real-kernel-repro.md, step 6). None if none
+        fails."""
+        for delta in [0] + [k * s for k in range(1, 9) for s in (1024, -1024)]:
+            result = self.build(ld, FAILING_PAD + delta)
+            if result.inconsistent_kallsyms:
+                return FAILING_PAD + delta, result
+        return None
+
     def build(self, ld: str, pad: int | None = None) -> BuildResult:
         """Build (or relink) vmlinux with linker ``ld`` and ``pad`` bytes of padding."""
         self.configure()

@@ -16,7 +16,7 @@ import pytest
 
 from lldbisect.check import check_build
 from lldbisect.convergence import Verdict
-from lldbisect.repro import AT_RISK_PAD, FAILING_PAD, TinyArmBuild
+from lldbisect.repro import AT_RISK_PAD, TinyArmBuild
 
 pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
 
@@ -28,18 +28,12 @@ def _syms_names(path: Path) -> set[str]:
     return {line.split()[-1] for line in path.read_text().splitlines()}
 
 
-def failing_pad(build: TinyArmBuild) -> int:
-    """The recipe's failing padding, or a nearby one: Debian updates the source, and
-    failing windows recur every 4 KiB page (real-kernel-repro.md, step 6)."""
-    for delta in [0] + [k * s for k in range(1, 9) for s in (1024, -1024)]:
-        if build.build(LLD.format(16), FAILING_PAD + delta).inconsistent_kallsyms:
-            return FAILING_PAD + delta
-    pytest.fail("no failing padding near the recipe's value with lld-16")
-
-
 @pytest.fixture(scope="module")
 def failing(tiny_arm: TinyArmBuild) -> int:
-    return failing_pad(tiny_arm)
+    found = tiny_arm.failing_pad(LLD.format(16))
+    if found is None:
+        pytest.fail("no failing padding near the recipe's value with lld-16")
+    return found[0]
 
 
 def test_lld15_converges(tiny_arm: TinyArmBuild, failing: int) -> None:

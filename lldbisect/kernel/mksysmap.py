@@ -251,7 +251,21 @@ def _regex_rule(pattern: str, path: str, line: int, comment: str, word: Word | N
         regex = "(?i)" + regex
     kind, text = classify(pattern, extended=extended)
     return Rule(kind, text, Stage.MKSYSMAP, path, line, comment,
-                source if source is not None else (word.raw if word else pattern), regex)
+                source if source is not None else (word.raw if word else pattern), regex,
+                name_regex=_name_anchored(pattern, extended, sed, ignore_case))
+
+
+def _name_anchored(pattern: str, extended: bool, sed: bool, ignore_case: bool) -> str | None:
+    """`` __x…`` as a regex on names: on an ``nm -n`` line a space followed by a character
+    that is neither a space, a type letter nor ``?`` can only be the one before the name."""
+    if ignore_case or len(pattern) < 2 or pattern[0] != " " or pattern[1] in " ?\\[.*^$":
+        return None
+    if pattern[1].isalpha() or (("\\|" if not extended else "|") in pattern):
+        return None
+    try:
+        return "^(?:" + translate(pattern[1:], extended=extended, sed=sed) + ")"
+    except PosixRegexError:
+        return None
 
 
 _LITERAL = re.compile(r"(?:[^\\.\[\]*^$]|\\[.\[\]*^$\\/])*")

@@ -44,6 +44,8 @@ class Rule:
     regex: str | None = None
     keep: frozenset[str] = field(default_factory=frozenset)
     warning: str | None = None
+    # A mksysmap regex that can only match from the name's start, as a regex on names.
+    name_regex: str | None = None
 
     def hides(self, name: str, letter: str, nm_line: str) -> bool:
         """Whether this rule drops the symbol (``nm_line`` as ``nm -n`` prints it)."""

@@ -25,32 +25,66 @@ __all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_
 
 @dataclass(frozen=True)
 class Visibility:
-    """Per symbol (table order): the mksysmap rule and the kallsyms rule that hide it.
+    """Per symbol (table order): whether each stage hides it, and, on demand, which
+    rule did (naming the rule is kept off the hot path: most symbols are kept).
 
     ``in_system_map``: mksysmap keeps it (it is in System.map and the ``.syms`` lists).
     ``in_kallsyms``: it ends up in the kallsyms table under the tree's pipeline.
     """
 
-    sysmap_rule: list[Rule | None]
-    kallsyms_rule: list[Rule | None]
+    sysmap_hidden: bytes  # 1 where a mksysmap rule drops the symbol
+    kallsyms_hidden: bytes  # 1 where a kallsyms.c check drops it
     kallsyms_reads_sysmap: bool
+    ruleset: RuleSet
+    table: SymbolTable
 
     def in_system_map(self, i: int) -> bool:
-        return self.sysmap_rule[i] is None
+        return not self.sysmap_hidden[i]
 
     def in_kallsyms(self, i: int) -> bool:
-        if self.kallsyms_rule[i] is not None:
+        if self.kallsyms_hidden[i]:
             return False
-        return not self.kallsyms_reads_sysmap or self.sysmap_rule[i] is None
+        return not self.kallsyms_reads_sysmap or not self.sysmap_hidden[i]
+
+    def kallsyms_mask(self) -> bytes:
+        """1 per symbol in the kallsyms table, 0 elsewhere."""
+        hidden = _or(self.kallsyms_hidden, self.sysmap_hidden) if (
+            self.kallsyms_reads_sysmap) else self.kallsyms_hidden
+        return hidden.translate(_NOT)
+
+    def system_map_mask(self) -> bytes:
+        """1 per symbol in System.map, 0 elsewhere."""
+        return self.sysmap_hidden.translate(_NOT)
+
+    def sysmap_rule(self, i: int) -> Rule | None:
+        return self._first(Stage.MKSYSMAP, i) if self.sysmap_hidden[i] else None
+
+    def kallsyms_rule(self, i: int) -> Rule | None:
+        return self._first(Stage.KALLSYMS, i) if self.kallsyms_hidden[i] else None
 
     def hidden_by(self, i: int) -> Rule | None:
         """The rule that keeps symbol ``i`` out of the kallsyms table, if any."""
-        if self.kallsyms_reads_sysmap and self.sysmap_rule[i] is not None:
-            return self.sysmap_rule[i]
-        return self.kallsyms_rule[i]
+        if self.kallsyms_reads_sysmap and self.sysmap_hidden[i]:
+            return self.sysmap_rule(i)
+        return self.kallsyms_rule(i)
 
     def visible(self) -> list[int]:
-        return [i for i in range(len(self.sysmap_rule)) if self.in_kallsyms(i)]
+        return list(compress(count(), self.kallsyms_mask()))
+
+    def _first(self, stage: Stage, i: int) -> Rule | None:
+        t = self.table
+        name, letter = t.name(i), t.letters[i]
+        line = _nm_line(t.addresses[i], letter, name, 8 if t.elf_class == 32 else 16)
+        return next((r for r in self.ruleset.stage(stage) if r.hides(name, letter, line)),
+                    None)
+
+
+_NOT = bytes([1, 0]) + bytes(254)
+
+
+def _or(a: bytes, b: bytes) -> bytes:
+    n = len(a)
+    return (int.from_bytes(a, "big") | int.from_bytes(b, "big")).to_bytes(n, "big")
 
 
 @dataclass(frozen=True)
@@ -71,12 +105,12 @@ class RuleSet:
         return [r for r in self.rules if r.stage is stage]
 
     def apply(self, table: SymbolTable) -> Visibility:
-        """Which rule of each stage hides each symbol of ``table`` (None: kept)."""
+        """Which stages hide each symbol of ``table``; ``Visibility`` names the rules."""
         names, letters = table.names, table.letters
-        lines = nm_lines(table)
-        sysmap = _first_match(self.stage(Stage.MKSYSMAP), names, letters, lines)
-        kallsyms = _first_match(self.stage(Stage.KALLSYMS), names, letters, lines)
-        return Visibility(sysmap, kallsyms, self.kallsyms_reads_sysmap)
+        lines = _LazyLines(table)
+        sysmap = _hidden_mask(self.stage(Stage.MKSYSMAP), names, letters, lines)
+        kallsyms = _hidden_mask(self.stage(Stage.KALLSYMS), names, letters, lines)
+        return Visibility(sysmap, kallsyms, self.kallsyms_reads_sysmap, self, table)
 
     def hiding_rule(self, name: str, letter: str = "t", address: int = 0,
                     width: int = 8) -> Rule | None:
@@ -103,56 +137,68 @@ def _nm_line(address: int, letter: str, name: str, width: int) -> str:
     return f"{address:0{width}x} {letter} {name}"
 
 
-def _first_match(rules: Sequence[Rule], names: list[str], letters: str,
-                 lines: list[str]) -> list[Rule | None]:
-    """The first rule hiding each symbol. Column-wise tests in C find the few hidden
-    symbols fast; only those are matched rule by rule, to name the rule."""
-    out: list[Rule | None] = [None] * len(names)
-    for i in compress(count(), _any_hit(rules, names, letters, lines)):
-        out[i] = next((r for r in rules if r.hides(names[i], letters[i], lines[i])), None)
-    return out
+class _LazyLines:
+    """The ``nm -n`` lines, made only if a rule needs the whole line."""
+
+    def __init__(self, table: SymbolTable) -> None:
+        self.table = table
+        self._lines: list[str] | None = None
+
+    def get(self) -> list[str]:
+        if self._lines is None:
+            self._lines = nm_lines(self.table)
+        return self._lines
 
 
-def _any_hit(rules: Sequence[Rule], names: list[str], letters: str,
-             lines: list[str]) -> Iterable[bool]:
-    """Per symbol, whether some rule may hide it (exactly: whether one does)."""
+def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
+                 lines: _LazyLines) -> bytes:
+    """1 per symbol some rule hides: one C-level pass per rule kind, OR-ed as integers."""
     n = len(names)
-    hits: list[Iterable[object]] = []
+    masks: list[bytes] = []
     plain = [r for r in rules if r.regex is None or _name_equivalent(r)]
-    line_rules = [r for r in rules if r.regex is not None and not _name_equivalent(r)]
     exact = {r.pattern for r in plain if r.kind is RuleKind.EXACT}
     prefixes = tuple(r.pattern for r in plain if r.kind is RuleKind.PREFIX)
     suffixes = tuple(r.pattern for r in plain if r.kind is RuleKind.SUFFIX)
     subs = [r.pattern for r in plain if r.kind is RuleKind.SUBSTRING]
     if exact:
-        hits.append(map(exact.__contains__, names))
+        masks.append(bytes(map(exact.__contains__, names)))
     if prefixes:
-        hits.append(map(str.startswith, names, repeat(prefixes)))
+        masks.append(bytes(map(str.startswith, names, repeat(prefixes))))
     if suffixes:
-        hits.append(map(str.endswith, names, repeat(suffixes)))
+        masks.append(bytes(map(str.endswith, names, repeat(suffixes))))
     if subs:
-        hits.append(map(re.compile("|".join(map(re.escape, subs))).search, names))
-    typed = "".join(r.pattern for r in plain if r.kind is RuleKind.TYPE)
-    if typed:
-        # Letters in one translate; allow-listed names are re-checked rule by rule.
-        table = {ord(c): "\1" if c in typed else "\0" for c in set(letters)}
-        hits.append(letters.translate(table).encode())
-    for stage, subjects in ((Stage.MKSYSMAP, lines), (Stage.KALLSYMS, names)):
-        regexes = [r.regex for r in line_rules if r.regex is not None and r.stage is stage]
+        rx = re.compile("|".join(map(re.escape, subs)))
+        masks.append(bytes(map(bool, map(rx.search, names))))
+    for t in (r for r in plain if r.kind is RuleKind.TYPE):
+        # Letters in one translate; an allow-list then gives a few names back.
+        table = {ord(c): "\1" if c in t.pattern else "\0" for c in set(letters)}
+        mask = letters.translate(table).encode()
+        if t.keep:
+            kept = bytearray(mask)
+            for k in compress(count(), mask):
+                if names[k] in t.keep:
+                    kept[k] = 0
+            mask = bytes(kept)
+        masks.append(mask)
+    name_regexes = [r.name_regex or r.regex for r in rules if r.regex is not None and (
+        r.stage is Stage.KALLSYMS or r.name_regex is not None)]
+    line_regexes = [r.regex for r in rules if r.regex is not None and r.stage is
+                    Stage.MKSYSMAP and r.name_regex is None and not _name_equivalent(r)]
+    for subjects, regexes in ((names, name_regexes), (None, line_regexes)):
         if not regexes:
             continue
+        targets = subjects if subjects is not None else lines.get()
         if any(re.search(r"\\[1-9]", rx) for rx in regexes):  # backrefs: one at a time
-            for rx in regexes:
-                hits.append(map(re.compile(rx, re.ASCII | re.DOTALL).search, subjects))
+            sources = list(regexes)
         else:
-            combined = "|".join(f"(?:{rx})" for rx in regexes)
-            hits.append(map(re.compile(combined, re.ASCII | re.DOTALL).search, subjects))
-    if not hits:
-        return repeat(False, n)
-    result = [bool(x) for x in hits[0]]
-    for more in hits[1:]:
-        result = list(map(_either, result, more))
-    return result
+            sources = ["|".join(f"(?:{rx})" for rx in regexes)]
+        for source in sources:
+            compiled = re.compile(source, re.ASCII | re.DOTALL)
+            masks.append(bytes(map(bool, map(compiled.search, targets))))
+    out = bytes(n)
+    for m in masks:
+        out = _or(out, m)
+    return out
 
 
 def _name_equivalent(rule: Rule) -> bool:
@@ -162,15 +208,13 @@ def _name_equivalent(rule: Rule) -> bool:
     tail, `` [aNU] `` only the type, and `` fo`` only a name's start — but a one-character
     `` t`` would match the type letter too, and a substring may match the address.
     """
-    if rule.regex is None or rule.regex.startswith("(?i)"):
+    if rule.regex is None or rule.regex.startswith("(?i)") or rule.stage is Stage.KALLSYMS:
         return False
     if rule.kind in (RuleKind.EXACT, RuleKind.SUFFIX, RuleKind.TYPE):
         return True
-    return rule.kind is RuleKind.PREFIX and len(rule.pattern) >= 2
-
-
-def _either(a: object, b: object) -> bool:
-    return bool(a) or bool(b)
+    # ` $` cannot match the type field: nm's type letters are letters and '?'.
+    return rule.kind is RuleKind.PREFIX and (
+        len(rule.pattern) >= 2 or not (rule.pattern.isalpha() or rule.pattern in "? "))
 
 
 # --- the tree: where the files are, which version, which era ------------------------

@@ -79,10 +79,10 @@ def find_stages(build_dir: Path | str) -> Stages:
     keep = d / KEEP_DIR
     # Two layouts share image names: pick the one whose symbol lists and kallsyms
     # objects are there too.
-    best: tuple[int, str, list[Pass]] = (0, "none", [])
+    best: tuple[float, str, list[Pass]] = (0, "none", [])
     for name, image, syms, obj in _LAYOUTS:
         passes: list[Pass] = []
-        score = 0
+        score = 0.0
         for n in (1, 2, 3):
             img = _existing(d, keep, image.format(n=n))
             sym = _existing(d, keep, syms.format(n=n)) if syms else None
@@ -91,6 +91,8 @@ def find_stages(build_dir: Path | str) -> Stages:
                 break
             score += 1 + (sym is not None) + (o is not None)
             passes.append(Pass(n, img, sym, o))
+        if syms and not any(p.syms for p in passes):
+            score -= 0.5  # a layout that writes symbol lists, but none is here
         if score > best[0]:
             best = (score, name, passes)
     _, name, passes = best

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Benchmark `check` on a real-size two-stage build against the kernel's own pipeline.
+
+The build: Debian's 6.1 cloud-amd64 vmlinux (debug info stripped) as pass 1 and as the
+link's input (vmlinux.o), and a copy with 40 lld thunk symbols added as pass 2, in a
+6.1-layout build directory whose `source` is Debian's 6.1 tree. Baseline, same run:
+what link-vmlinux.sh does with the same two files: scripts/mksysmap on each (real nm,
+the tree's grep) and cmp.
+
+usage: python3 benchmarks/bench_check.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench_symbols import distro_vmlinux
+
+from lldbisect import debsource
+from lldbisect.check import check_build
+from lldbisect.elf import read_symbols
+
+
+def _median(fn: object, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def make_build(root: Path) -> Path:
+    tree = debsource.kernel_source("linux-source-6.1")
+    build = root / "build"
+    build.mkdir()
+    (build / "source").symlink_to(tree)
+    pass1 = build / ".tmp_vmlinux.kallsyms1"
+    subprocess.run(["objcopy", "--strip-debug", str(distro_vmlinux()), str(pass1)],
+                   check=True)
+    # The link's input: every symbol of pass 1 (vmlinux.o holds them all in a real build).
+    (build / "vmlinux.o").symlink_to(pass1)
+    table = read_symbols(pass1)
+    targets = [(n, table.addresses[i]) for i, n in enumerate(table.names)
+               if table.letters[i] in "tT" and n.isidentifier()][:40]
+    thunks = [f"--add-symbol=__ARMv4PILongBXThunk_{n}=.text:{a - 0xffffffff81000000:#x},"
+              "local,function" for n, a in targets]
+    subprocess.run(["objcopy", *thunks, str(pass1), str(build / ".tmp_vmlinux.kallsyms2")],
+                   check=True)
+    return build
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        build = make_build(Path(tmp))
+        mksysmap = build / "source" / "scripts" / "mksysmap"
+        a, b = build / ".tmp_vmlinux.kallsyms1", build / ".tmp_vmlinux.kallsyms2"
+
+        def pipeline() -> None:
+            for image in (a, b):
+                subprocess.run(["sh", str(mksysmap), str(image), f"{image}.map"],
+                               env={"NM": "nm", "PATH": "/usr/bin:/bin"}, check=True)
+            subprocess.run(["cmp", "-s", f"{a}.map", f"{b}.map"], check=False)
+
+        base = _median(pipeline, args.runs)
+        ours = _median(lambda: check_build(build), args.runs)
+        cli = _median(lambda: subprocess.run(["lldbisect", "check", str(build)],
+                                             stdout=subprocess.DEVNULL), args.runs)
+        result = check_build(build)
+        print(f"two-stage build: {len(read_symbols(a))} symbols per image;"
+              f" {args.runs} runs, medians")
+        print(f"  kernel pipeline (mksysmap x2 + cmp)  {base:6.3f} s  (baseline)")
+        print(f"  check_build, in-process              {ours:6.3f} s  ratio {ours / base:4.2f}x"
+              "  (target 1.0x)")
+        print(f"  lldbisect check (CLI)                {cli:6.3f} s  ratio {cli / base:4.2f}x")
+        print(f"  verdict {result.comparison.verdict.value}, culprits"
+              f" {len(result.comparison.culprits)}")
+
+
+if __name__ == "__main__":
+    main()
