@@ -214,7 +214,7 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
             raise InputError(log_file, f"cannot read: {e.strerror}") from None
     result = check_build(build_dir, log=log, kernel=kernel)
     if as_json:
-        _json(check_json(result))
+        _json(check_json(result, _linker_of(result)))
     else:
         _write(check_text(result).encode("utf-8", "surrogateescape"))
     sys.exit(_verdict_status(result.comparison.verdict.value, at_risk_ok))
@@ -302,6 +302,100 @@ def debsource_cache() -> Path:
     from lldbisect import debsource
 
     return debsource.cache_dir()
+
+
+def _linker_of(result: object) -> str | None:
+    """The linker named in the last stage image's .comment, if it names itself."""
+    from lldbisect.check import CheckResult
+    from lldbisect.elf import linker_identity
+
+    assert isinstance(result, CheckResult)
+    images = [p.image for p in result.stages.passes if p.image is not None]
+    image = result.stages.vmlinux or (images[-1] if images else None)
+    if image is None:
+        return None
+    try:
+        return linker_identity(image)
+    except InputError:
+        return None  # an nm listing named like an image: no .comment
+
+
+def _read_log(log_file: Path | None) -> str | None:
+    if log_file is None:
+        return None
+    try:
+        return log_file.read_text(errors="replace")
+    except OSError as e:
+        raise InputError(log_file, f"cannot read: {e.strerror}") from None
+
+
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--from", "report", type=click.Path(path_type=Path), metavar="REPORT.json",
+              help="Propose from a `check --json` report instead of a build directory.")
+@click.option("--kernel", type=click.Path(path_type=Path),
+              help="The kernel tree to patch (default: BUILD_DIR's `source`).")
+@click.option("--log", "log_file", type=click.Path(path_type=Path),
+              help="The build log, to quote the kernel's failure message.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the patch here.")
+@click.option("--signoff", is_flag=True, help="Add Signed-off-by from git config.")
+@click.option("--generalize", is_flag=True,
+              help="Where the era allows, one family-wide regular expression in mksysmap"
+                   " instead of one prefix per family.")
+@click.option("--link", metavar="URL", help="A Link: trailer (e.g. the linker commit).")
+@handles_errors
+def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
+            log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
+            link: str | None) -> None:
+    """Write the kernel patch that hides what kallsyms should not see.
+
+    The patch is in `git format-patch` form, for `git am`: new entries in the right
+    kallsyms.c array (up to 6.3) or `/ pattern/d` lines in mksysmap (6.4+), in the
+    group of their architecture and linker, escaped as that file needs.
+
+    Exit statuses: 0 a patch was written; 1 no patch (converged, already hidden, or
+    diverged-other: the reason is printed); 2 bad input; 3 a tool failed.
+
+    \b
+    Example:
+      lldbisect propose ~/build/arm --signoff -o 0001-kallsyms.patch
+      lldbisect propose --from report.json --kernel ~/linux
+    """
+    import email.utils
+
+    from lldbisect.check import check_build
+    from lldbisect.gitrepo import identity
+    from lldbisect.kernel.rules import load_rules
+    from lldbisect.propose import Finding
+    from lldbisect.propose import propose as make
+
+    if (build_dir is None) == (report is None):
+        raise click.UsageError("give BUILD_DIR or --from REPORT.json (not both)")
+    if report is not None:
+        if kernel is None:
+            raise click.UsageError("--from needs --kernel TREE")
+        try:
+            doc = json.loads(report.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(report, f"not a readable JSON report: {e}") from None
+        finding = Finding.from_json(doc, str(report))
+        rules = load_rules(kernel)
+    else:
+        assert build_dir is not None
+        result = check_build(build_dir, log=_read_log(log_file), kernel=kernel)
+        finding = Finding.from_check(result, _linker_of(result))
+        rules = result.rules
+    proposal = make(finding, rules, author=identity(Path(rules.tree)),
+                    date=email.utils.formatdate(localtime=True), signoff=signoff,
+                    generalize=generalize, link=link)
+    if proposal.patch is None:
+        click.echo(f"lldbisect: {proposal.reason}", err=True)
+        sys.exit(EXIT_FINDING)
+    if output is not None:
+        output.write_text(proposal.patch)
+        click.echo(f"lldbisect: wrote {output}", err=True)
+    else:
+        _write(proposal.patch.encode("utf-8", "surrogateescape"))
 
 
 @cli.command("kernel-source")

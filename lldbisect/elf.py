@@ -48,7 +48,7 @@ from lldbisect.nmletters import (
 )
 from lldbisect.symtable import SymbolTable, no_gc
 
-__all__ = ["read_symbols"]
+__all__ = ["linker_identity", "read_symbols"]
 
 _EM_BY_NAME = {"EM_MIPS": EM_MIPS, "EM_ARM": EM_ARM, "EM_X86_64": EM_X86_64,
                "EM_AARCH64": EM_AARCH64, "EM_RISCV": EM_RISCV}
@@ -392,3 +392,21 @@ def _adjust_addresses(addresses: array[int], sizes: array[int], letters: str,
             addresses[n] = value - 1  # the Thumb / MIPS16 / microMIPS bit is no address
         elif rel_addr and 0 < shndx[n] < len(sections):
             addresses[n] = value + sections[shndx[n]].addr
+
+
+def linker_identity(path: str | os.PathLike[str]) -> str | None:
+    """The linker that wrote ``path``, from its ``.comment`` (lld records ``Linker: LLD
+    16.0.6``); None when it left no name (GNU ld does not). Raises ElfError."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            elf = ELFFile(f)
+            section = elf.get_section_by_name(".comment")
+            data = section.data() if section is not None else b""
+    except (OSError, ELFError, ELFParseError, ConstructError, ValueError, struct.error) as e:
+        raise ElfError(p, f"cannot read .comment: {_first_line(e)}") from None
+    for text in data.split(b"\0"):
+        s = text.decode("latin-1").strip()
+        if s.startswith("Linker:"):
+            return s.split(":", 1)[1].strip()
+    return None

@@ -24,6 +24,7 @@ def _family(r: FamilyReport) -> dict[str, Any]:
     return {
         "kind": f.kind.value, "pattern": f.pattern, "shape": f.shape, "label": f.label,
         "count": f.count, "distinct": len(f.members), "examples": list(f.members[:5]),
+        "members": list(f.members),
         "visible": len(r.visible), "visible_examples": r.visible[:5],
         "hidden_by": _rule(r.hidden_by),
         "safe_pattern": None if r.safe_pattern is None else {
@@ -55,10 +56,11 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
     }
 
 
-def check_json(r: CheckResult) -> dict[str, Any]:
+def check_json(r: CheckResult, linker: str | None = None) -> dict[str, Any]:
     s = r.stages
     return {
         "schema": CHECK_SCHEMA, "build_dir": str(s.build_dir), "release": s.release,
+        "machine": r.comparison.stages[-1].table.machine, "linker": linker,
         "kernel": {"tree": r.rules.tree, "version": r.rules.version, "era": r.rules.era},
         "layout": s.layout,
         "passes": [{"number": p.number, "image": str(p.image) if p.image else None,

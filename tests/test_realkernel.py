@@ -120,3 +120,30 @@ def test_keep_stages_wrapper_saves_what_old_kernels_delete(tiny_arm: TinyArmBuil
         assert c.verdict is Verdict.DIVERGED and c.culprits
     finally:
         shutil.rmtree(kept)
+
+
+def test_proposed_patch_makes_lld16_converge(tiny_arm: TinyArmBuild, failing: int,
+                                             tmp_path: Path) -> None:
+    """The whole answer: check the failing build, propose, apply, relink: two passes."""
+    from lldbisect.propose import Finding, propose
+    from tests.proposing import AUTHOR, DATE
+    from tests.test_propose_real import assert_clean, checkpatch
+
+    result = tiny_arm.build(LLD.format(16), failing)
+    found = check_build(tiny_arm.build_dir, log=result.log)
+    proposal = propose(Finding.from_check(found, "Debian LLD 16.0.6"), found.rules,
+                       author=AUTHOR, date=DATE, signoff=True)
+    assert proposal.patch is not None
+    assert_clean(checkpatch(tiny_arm.tree, proposal.patch, tmp_path))
+    mail = tmp_path / "0001.patch"
+    mail.write_text(proposal.patch)
+    subprocess.run(["git", "apply", "--check", str(mail)], cwd=tiny_arm.tree, check=True)
+    subprocess.run(["git", "apply", str(mail)], cwd=tiny_arm.tree, check=True)
+    try:
+        fixed = tiny_arm.build(LLD.format(16), failing)
+        assert fixed.returncode == 0, fixed.log[-2000:]
+        after = check_build(tiny_arm.build_dir, log=fixed.log)
+        assert len(after.stages.passes) == 2 and not after.stages.third_pass
+        assert after.comparison.verdict is Verdict.CONVERGED
+    finally:
+        subprocess.run(["git", "apply", "-R", str(mail)], cwd=tiny_arm.tree, check=True)
