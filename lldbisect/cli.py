@@ -422,6 +422,60 @@ def kernel_source(package: str, suite: str | None, full: bool) -> None:
     click.echo(str(debsource.kernel_source(package, suite, full=full)))
 
 
+def _add_bisect_commands() -> None:
+    from lldbisect.cli_bisect import bisect, run_step
+
+    for name, sub in list(run_step.commands.items()):
+        run_step.commands[name] = _guarded(sub, name)
+    for sub in list(bisect.commands.values()):
+        assert sub.callback is not None
+        sub.callback = handles_errors(sub.callback)
+    cli.add_command(run_step)
+    cli.add_command(bisect)
+    from lldbisect.cli_hunt import hunt
+
+    assert hunt.callback is not None
+    hunt.callback = handles_errors(hunt.callback)
+    cli.add_command(hunt)
+
+
+def _guarded(command: click.Command, name: str) -> click.Command:
+    """Inside a bisect every failure aborts (>= 128), never 2 (which git takes as bad)."""
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from lldbisect.cli_bisect import EXIT_ABORT
+
+        try:
+            return callback(*args, **kwargs)
+        except LldbisectError as e:
+            _fail(e.message, EXIT_ABORT)
+        return None
+
+    command.callback = run
+    return command
+
+
+_add_bisect_commands()
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. For ``run-step``, usage errors abort too (>= 128):
+    ``git bisect run`` would count click's exit status 2 as a bad commit."""
+    if len(sys.argv) > 1 and sys.argv[1] == "run-step":
+        from lldbisect.cli_bisect import EXIT_ABORT
+
+        try:
+            cli.main(args=sys.argv[1:], prog_name="lldbisect", standalone_mode=False)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(EXIT_ABORT)
+        except (click.Abort, KeyboardInterrupt):
+            sys.exit(EXIT_ABORT + 2)
+        except Exception as e:
+            click.echo(f"lldbisect: internal error: {e}", err=True)
+            sys.exit(EXIT_ABORT)
+        sys.exit(0)
     cli(prog_name="lldbisect")

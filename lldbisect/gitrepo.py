@@ -1,13 +1,29 @@
-"""The only importer of GitPython: identities, and (later) repositories and bisects."""
+"""The only importer of GitPython: identities, worktrees, tree hashes and ``git bisect``.
+
+Every bisect runs in a worktree of its own, so the user's checkout, index and branch are
+never touched; git keeps each worktree's bisect state apart, which is what lets a run be
+resumed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
-__all__ = ["identity"]
+from lldbisect.errors import InputError, ToolError
+
+__all__ = ["BisectState", "CommitInfo", "Worktree", "identity", "open_repo", "remaining"]
+
+
+def remaining(state_message: str) -> str:
+    """git's own "N revisions left to test after this (roughly M steps)", shortened."""
+    m = re.search(r"(\d+) revisions? left to test after this \(roughly (\d+) steps?\)",
+                  state_message)
+    return f"; {m.group(1)} candidates left, ~{m.group(2)} steps left" if m else ""
 
 
 def identity(where: Path | None = None) -> str:
@@ -25,3 +41,156 @@ def identity(where: Path | None = None) -> str:
         if name and email:
             return f"{name} <{email}>"
     return "lldbisect <lldbisect@localhost>"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    hexsha: str
+    subject: str
+    author: str
+    date: str
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository at ``path``. Raises InputError when it is not one."""
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(path, "not a git repository") from None
+
+
+class Worktree:
+    """A detached worktree of ``repo`` under ``path``, created once and reused."""
+
+    owned = True  # ours to check out; False for the user's checkout under git bisect run
+
+    @classmethod
+    def existing(cls, repo: git.Repo) -> Worktree:
+        """The user's own checkout, as ``git bisect run`` left it: never checked out."""
+        wt = cls.__new__(cls)
+        wt.repo, wt.path, wt.wt, wt.owned = repo, Path(repo.working_dir), repo, False
+        return wt
+
+    def __init__(self, repo: git.Repo, path: Path) -> None:
+        self.repo = repo
+        self.path = path
+        if not (path / ".git").exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._git_main("worktree", "prune")
+            self._git_main("worktree", "add", "--detach", str(path), "HEAD")
+        self.wt = git.Repo(path)
+
+    def _git_main(self, *args: str) -> str:
+        try:
+            return str(self.repo.git.execute(["git", *args]))
+        except git.GitCommandError as e:
+            raise ToolError(f"git {' '.join(args[:2])} failed: {e.stderr.strip()[-300:]}")\
+                from None
+
+    def git(self, *args: str) -> str:
+        try:
+            return str(self.wt.git.execute(["git", *args]))
+        except git.GitCommandError as e:
+            raise ToolError(f"git {' '.join(args[:2])} failed in {self.path}:"
+                            f" {(e.stderr or e.stdout or '').strip()[-300:]}") from None
+
+    def resolve(self, rev: str) -> str:
+        """The full hash of ``rev``. Raises InputError for an unknown revision."""
+        try:
+            return str(self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
+        except git.GitCommandError:
+            raise InputError(str(self.repo.working_dir), f"unknown revision {rev!r}") from None
+
+    def info(self, rev: str) -> CommitInfo:
+        c = self.repo.commit(rev)
+        return CommitInfo(c.hexsha, str(c.summary), f"{c.author.name} <{c.author.email}>",
+                          c.committed_datetime.isoformat())
+
+    def tree_hash(self, rev: str, paths: list[str]) -> str:
+        """The git tree (or blob) hashes of ``paths`` at ``rev``: equal when those paths
+        are equal, whatever else the commit changed."""
+        out = []
+        for p in paths:
+            try:
+                out.append(f"{p}={self.repo.git.rev_parse(f'{rev}:{p}')}")
+            except git.GitCommandError:
+                out.append(f"{p}=absent")
+        return ",".join(out)
+
+    def candidates(self, good: str, bad: str, pathspec: list[str]) -> list[str]:
+        """Commits in good..bad touching ``pathspec`` (what git bisect will test)."""
+        out = self.repo.git.rev_list(f"{good}..{bad}", "--", *pathspec)
+        return [ln for ln in str(out).splitlines() if ln]
+
+    def checkout(self, rev: str) -> None:
+        if not self.owned:
+            if self.resolve(rev) != self.head():
+                raise ToolError(f"{self.path} is the user's checkout: not moving it")
+            return
+        self.git("checkout", "--quiet", "--detach", "--force", rev)
+
+    def head(self) -> str:
+        return str(self.wt.head.commit.hexsha)
+
+    def remove(self) -> None:
+        with contextlib.suppress(ToolError):
+            self._git_main("worktree", "remove", "--force", str(self.path))
+
+
+@dataclass(frozen=True)
+class BisectState:
+    """Where ``git bisect`` stands after a step."""
+
+    done: bool
+    culprit: str | None
+    candidates: list[str]  # when only skipped commits are left
+    message: str
+
+
+def bisect_start(wt: Worktree, bad: str, good: str, pathspec: list[str]) -> BisectState:
+    wt.git("bisect", "reset")
+    return _state(wt.git("bisect", "start", bad, good, "--", *pathspec))
+
+
+def bisect_active(wt: Worktree) -> bool:
+    try:
+        return bool(wt.git("bisect", "log").strip())
+    except ToolError:
+        return False
+
+
+def bisect_mark(wt: Worktree, term: str) -> BisectState:
+    """``git bisect good|bad|skip`` at HEAD, and what git said."""
+    return _state(wt.git("bisect", term))
+
+
+def _state(out: str) -> BisectState:
+    m = re.search(r"^([0-9a-f]{40}) is the first bad commit", out, re.M)
+    if m:
+        return BisectState(True, m.group(1), [], out)
+    if "only skipped commits left" in out:
+        cands = re.findall(r"^([0-9a-f]{40})", out.split("first bad commit", 1)[-1], re.M)
+        return BisectState(True, None, cands, out)
+    return BisectState(False, None, [], out)
+
+
+def bisect_log(wt: Worktree) -> str:
+    try:
+        return wt.git("bisect", "log")
+    except ToolError:
+        return ""
+
+
+def bisect_reset(wt: Worktree) -> None:
+    with contextlib.suppress(ToolError):
+        wt.git("bisect", "reset", "--quiet")
+
+
+def bisect_marked(wt: Worktree) -> dict[str, str]:
+    """Commits already judged in this bisect (from its log), hash -> good/bad/skip."""
+    out: dict[str, str] = {}
+    for line in bisect_log(wt).splitlines():
+        m = re.match(r"git bisect (good|bad|skip) ([0-9a-f]{40})", line)
+        if m:
+            out[m.group(2)] = m.group(1)
+    return out

@@ -25,6 +25,7 @@ __all__ = ["AT_RISK_PAD", "FAILING_PAD", "BuildResult", "TinyArmBuild"]
 FAILING_PAD = 32686460  # lld 16: three passes, then "Inconsistent kallsyms data"
 AT_RISK_PAD = 32505856  # lld 16: a third pass that converges
 CLANG = "/usr/lib/llvm-14/bin/"
+MAKE_ARGS_FILE = "lldbisect.make-args"  # what a relink of this build dir must pass to make
 CONFIG = """\
 CONFIG_EXPERT=y
 CONFIG_MMU=y
@@ -94,11 +95,10 @@ class TinyArmBuild:
             if shutil.which(tool) is None:
                 raise ToolError(f"{tool} not found: the kernel build needs it"
                                 " (run bisect-scripts/setup-machine)")
-        argv = ["make", "-C", str(self.tree), f"O={self.build_dir}", "ARCH=arm",
-                f"LLVM={CLANG}", f"-j{jobs or os.cpu_count() or 2}"]
+        argv = ["make", "-C", str(self.tree), f"O={self.build_dir}",
+                f"-j{jobs or os.cpu_count() or 2}", *self.make_args(pad)]
         if ld:
             argv.append(f"LD={ld}")
-        argv.append(f"LLDBISECT_PAD={pad}" if pad else "LLDBISECT_PAD=")
         start = time.monotonic()
         done = subprocess.run([*argv, *targets], capture_output=True, text=True,
                               errors="replace")
@@ -132,9 +132,19 @@ class TinyArmBuild:
                 return FAILING_PAD + delta, result
         return None
 
+    def make_args(self, pad: int | None) -> list[str]:
+        """The make arguments a relink of this build needs (``LD=`` aside). The build
+        number and time are pinned: they go into the image, and a banner one character
+        longer moves the layout, and so the number of thunks."""
+        return ["ARCH=arm", f"LLVM={CLANG}", f"LLDBISECT_PAD={pad}" if pad else "LLDBISECT_PAD=",
+                "KBUILD_BUILD_VERSION=1", "KBUILD_BUILD_TIMESTAMP=2026-01-01",
+                "KBUILD_BUILD_USER=lldbisect", "KBUILD_BUILD_HOST=lldbisect"]
+
     def build(self, ld: str, pad: int | None = None) -> BuildResult:
-        """Build (or relink) vmlinux with linker ``ld`` and ``pad`` bytes of padding."""
+        """Build (or relink) vmlinux with linker ``ld`` and ``pad`` bytes of padding.
+        Records the make arguments in ``lldbisect.make-args`` for later relinks."""
         self.configure()
+        (self.build_dir / MAKE_ARGS_FILE).write_text("\n".join(self.make_args(pad)) + "\n")
         vmlinux = self.build_dir / "vmlinux"
         if vmlinux.exists():
             vmlinux.unlink()  # the link does not depend on ld or on scripts/kallsyms

@@ -1,0 +1,323 @@
+"""The bisect commands: ``run-step`` for ``git bisect run``, and ``bisect llvm|versions``.
+
+Inside a bisect, exit statuses are git's: 0 good, 1 bad, 125 skip, and 128 or more to
+abort (lldbisect's own error, a missing tool, a broken cache, an interruption). Never 2,
+126 or 127, which git would take for "bad".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from packaging.version import InvalidVersion, Version
+
+from lldbisect.errors import InputError, ToolError
+from lldbisect.steps import KernelRelinker
+
+EXIT_GOOD, EXIT_BAD, EXIT_SKIP, EXIT_ABORT, EXIT_INTERRUPTED = 0, 1, 125, 128, 130
+_STATUS = {"good": EXIT_GOOD, "bad": EXIT_BAD, "skip": EXIT_SKIP}
+
+
+def _say(message: str) -> None:
+    click.echo(f"lldbisect: {message}", err=True)
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    from lldbisect import debsource
+
+    return cache_dir or debsource.cache_dir()
+
+
+def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
+
+    if not kernel_build.is_dir():
+        raise InputError(kernel_build, "not a kernel build directory")
+    return KernelRelinker(kernel_build, list(make_args) or None)
+
+
+kernel_options = [
+    click.option("--kernel-build", required=True, type=click.Path(path_type=Path),
+                 help="A built kernel: its objects stay, only the link stages rerun."),
+    click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
+                 help="An argument the kernel's make needs (ARCH=arm, LLVM=...);"
+                      " default: what `lldbisect repro` recorded in the build."),
+    click.option("--at-risk-good", is_flag=True,
+                 help="Count an at-risk build as good (default: bad, since a layout"
+                      " change can break it)."),
+]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_kernel_options(f: F) -> F:
+    for option in reversed(kernel_options):
+        f = option(f)
+    return f
+
+
+@click.group("run-step")
+def run_step() -> None:
+    """One `git bisect run` step: exit 0 good, 1 bad, 125 skip, >=128 abort.
+
+    \b
+    Example (in an LLVM checkout, with a kernel built once):
+      git bisect start llvmorg-16-init llvmorg-15.0.0 -- lld
+      git bisect run lldbisect run-step llvm --kernel-build ~/build/arm
+    """
+
+
+@run_step.command("llvm")
+@click.option("--build-dir", type=click.Path(path_type=Path),
+              help="Where lld is built (kept between steps); default: in the cache.")
+@click.option("--build-cmd", help="A shell command that builds $LLDBISECT_OUT from"
+                                  " $LLDBISECT_SRC, instead of CMake + Ninja.")
+@click.option("--targets", default="ARM", help="LLVM_TARGETS_TO_BUILD.")
+@with_kernel_options
+def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
+                  kernel_build: Path, make_args: tuple[str, ...], at_risk_good: bool) -> None:
+    """Build lld at the current commit of the LLVM checkout here, relink, judge."""
+    from lldbisect.builders.cache import LinkerCache
+    from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe
+    from lldbisect.gitrepo import Worktree, open_repo
+    from lldbisect.steps import judge
+
+    repo = open_repo(Path.cwd())
+    root = _cache_root(None)
+    wt = Worktree.existing(repo)  # the user's checkout, at the commit git chose
+    builder = LlvmBuilder(wt, build_dir or root / "llvm-build" / "run-step",
+                          LinkerCache(root / "linkers"),
+                          LlvmRecipe(targets=targets, command=build_cmd))
+    built = builder.linker_for("HEAD")
+    if built.failed or built.linker is None:
+        _say(f"lld did not build: skip\n{built.log[-800:]}")
+        sys.exit(EXIT_SKIP)
+    outcome = judge(_relinker(kernel_build, make_args), str(built.linker),
+                    at_risk_bad=not at_risk_good)
+    _say(f"{outcome.verdict.value}: {outcome.reason}")
+    sys.exit(_STATUS[outcome.verdict.value])
+
+
+@run_step.command("ld")
+@click.option("--ld", "ld", required=True, help="The linker to judge.")
+@with_kernel_options
+def run_step_ld(ld: str, kernel_build: Path, make_args: tuple[str, ...],
+                at_risk_good: bool) -> None:
+    """Relink with a given linker and judge (for kernel bisects and reproducers)."""
+    from lldbisect.steps import judge
+
+    outcome = judge(_relinker(kernel_build, make_args), ld, at_risk_bad=not at_risk_good)
+    _say(f"{outcome.verdict.value}: {outcome.reason}")
+    sys.exit(_STATUS[outcome.verdict.value])
+
+
+@click.group()
+def bisect() -> None:
+    """Find the change that broke convergence: over LLVM commits or linker releases."""
+
+
+@bisect.command("llvm")
+@click.option("--llvm-src", required=True, type=click.Path(path_type=Path),
+              help="Your LLVM checkout (left untouched: the bisect runs in a worktree).")
+@click.option("--good", required=True, help="A revision whose lld converges.")
+@click.option("--bad", required=True, help="A revision whose lld does not.")
+@click.option("--pathspec", multiple=True, default=("lld",), show_default=True,
+              help="Only commits touching these paths are tested.")
+@click.option("--key-path", "key_paths", multiple=True, default=("lld", "llvm"),
+              show_default=True, help="Paths whose content decides the built linker.")
+@click.option("--build-cmd", help="A shell command that builds $LLDBISECT_OUT from"
+                                  " $LLDBISECT_SRC, instead of CMake + Ninja.")
+@click.option("--targets", default=None, help="LLVM_TARGETS_TO_BUILD (default: from the"
+                                              " kernel's architecture).")
+@click.option("--retries", default=1, show_default=True,
+              help="Test the culprit and its parent this many times each.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_kernel_options
+def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
+                key_paths: tuple[str, ...], build_cmd: str | None, targets: str | None,
+                retries: int, cache_dir: Path | None, as_json: bool, kernel_build: Path,
+                make_args: tuple[str, ...], at_risk_good: bool) -> None:
+    """Bisect LLVM commits to the one that broke the kernel's kallsyms link.
+
+    Builds lld only (CMake + Ninja, a compiler launcher when installed), caches each
+    linker by the content of --key-path, relinks --kernel-build with it (seconds per
+    step), and confirms the culprit. Interrupted, it prints the command that resumes.
+
+    \b
+    Example:
+      lldbisect bisect llvm --llvm-src ~/llvm-project --good llvmorg-15.0.7 \\
+          --bad llvmorg-16.0.0 --kernel-build ~/build/arm
+    """
+    from lldbisect.bisect import Bisector, Event
+    from lldbisect.builders.cache import LinkerCache
+    from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
+    from lldbisect.gitrepo import Worktree, open_repo
+    from lldbisect.steps import judge
+
+    repo = open_repo(llvm_src)
+    root = _cache_root(cache_dir)
+    tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
+    wt = Worktree(repo, root / "worktrees" / tag)
+    relinker = _relinker(kernel_build, make_args)
+    recipe = LlvmRecipe(targets=targets or targets_for(_kernel_arch(kernel_build)),
+                        command=build_cmd, key_paths=key_paths)
+    builder = LlvmBuilder(wt, root / "llvm-build" / tag, LinkerCache(root / "linkers"),
+                          recipe)
+
+    def events(e: Event) -> None:
+        _say(e.message)
+
+    bisector = Bisector(wt, builder.linker_for,
+                        lambda ld: judge(relinker, ld, at_risk_bad=not at_risk_good),
+                        events, root / "bisect" / f"{tag}.json", retries)
+    try:
+        result = bisector.run(good, bad, list(pathspec))
+    except KeyboardInterrupt:
+        _say("interrupted; resume with:\n  " + shlex.join(["lldbisect", *sys.argv[1:]]))
+        sys.exit(EXIT_INTERRUPTED)
+    if result.culprit is not None:
+        culprit_build = builder.linker_for(result.culprit.hexsha)
+        result.reproducer = shlex.join(
+            ["lldbisect", "run-step", "ld", "--ld", str(culprit_build.linker),
+             "--kernel-build", str(kernel_build),
+             *[f"--make-arg={a}" for a in relinker.make_args]])
+        last = next((s for s in reversed(result.steps) if s.role == "confirm-culprit"), None)
+        if last is not None:
+            result.culprit_check = {"verdict": last.check_verdict, "reason": last.reason}
+    _report(result.to_json(), as_json, builds=builder.builds)
+    sys.exit(0 if result.culprit is not None else 1)
+
+
+def _kernel_arch(build: Path) -> str:
+    from lldbisect.elf import read_symbols
+
+    obj = build / "vmlinux.o"
+    if obj.exists():
+        try:
+            return read_symbols(obj).machine
+        except InputError:
+            pass
+    return "arm"
+
+
+def _report(doc: dict[str, Any], as_json: bool, builds: int) -> None:
+    doc["linker_builds"] = builds
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+        return
+    culprit = doc.get("culprit")
+    out = []
+    if isinstance(culprit, dict):
+        out += [f"culprit: {culprit['hexsha']} {culprit['subject']}",
+                f"  author {culprit['author']}, {culprit['date']}",
+                f"  confirmed: {doc['confirmed']} (confidence {doc['confidence']:.0%})"
+                + ("; its linker is byte-identical to its parent's" if doc["noop"] else "")]
+        if doc.get("culprit_check"):
+            out.append(f"  check at the culprit: {doc['culprit_check']}")
+        out.append(f"  reproduce: {doc['reproducer']}")
+    else:
+        out.append("no single culprit; candidates: " + " ".join(
+            str(c)[:12] for c in doc.get("candidates") or []))
+    out.append(f"steps ({builds} linker builds):")
+    for s in doc["steps"]:
+        out.append(f"  {s['revision'][:12]} {s['role']:16} {s['verdict']:5}"
+                   f" {s['seconds']:6.1f} s{' cached' if s['cache_hit'] else ''}")
+    click.echo("\n".join(out))
+
+
+@bisect.command("versions")
+@click.option("--ld", "linkers", multiple=True, required=True,
+              help="A released linker (repeat): ordered by its --version.")
+@click.option("--llvm-src", type=click.Path(path_type=Path),
+              help="Your LLVM checkout, for the `bisect llvm` command that narrows further.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_kernel_options
+def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bool,
+                    kernel_build: Path, make_args: tuple[str, ...],
+                    at_risk_good: bool) -> None:
+    """Bisect released linkers: the first bad release, the last good one.
+
+    \b
+    Example:
+      lldbisect bisect versions --kernel-build ~/build/arm \\
+          --ld ld.lld-13 --ld ld.lld-14 --ld ld.lld-15 --ld ld.lld-16 --ld ld.lld-19
+    """
+    from lldbisect.check import check_build
+    from lldbisect.steps import judge
+
+    relinker = _relinker(kernel_build, make_args)
+    ordered = sorted(((linker_version(ld), ld) for ld in linkers), key=lambda v: v[0])
+    steps: list[dict[str, Any]] = []
+
+    def test(k: int) -> str:
+        version, ld = ordered[k]
+        outcome = judge(relinker, ld, at_risk_bad=not at_risk_good)
+        families = []
+        if outcome.check_verdict is not None:
+            c = check_build(kernel_build).comparison
+            families = [f.family.pattern for f in c.families if f.visible]
+        steps.append({"linker": ld, "version": str(version), "verdict": outcome.verdict.value,
+                      "check": outcome.check_verdict, "visible_families": families,
+                      "seconds": round(outcome.seconds, 1)})
+        _say(f"{ld} ({version}): {outcome.verdict.value}")
+        if outcome.verdict.value == "skip":
+            raise ToolError(f"{ld} could not be judged: {outcome.reason}")
+        return outcome.verdict.value
+
+    try:
+        lo, hi = 0, len(ordered) - 1
+        if test(lo) != "good":
+            raise InputError(None, f"the oldest linker {ordered[lo][1]} is not good")
+        if test(hi) != "bad":
+            raise InputError(None, f"the newest linker {ordered[hi][1]} is not bad")
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if test(mid) == "good":
+                lo = mid
+            else:
+                hi = mid
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    good_v, good_ld = ordered[lo]
+    bad_v, bad_ld = ordered[hi]
+    fam = {s["linker"]: set(s["visible_families"]) for s in steps}
+    new = sorted(fam.get(bad_ld, set()) - fam.get(good_ld, set()))
+    command = shlex.join(["lldbisect", "bisect", "llvm", "--llvm-src",
+                          str(llvm_src or "LLVM_CHECKOUT"), "--good", f"llvmorg-{good_v}",
+                          "--bad", f"llvmorg-{bad_v}", "--kernel-build", str(kernel_build)])
+    doc = {"schema": "lldbisect.bisect-versions/1", "last_good": {"linker": good_ld,
+           "version": str(good_v)}, "first_bad": {"linker": bad_ld, "version": str(bad_v)},
+           "new_visible_families": new, "steps": steps, "narrow_with": command}
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        click.echo(f"last good: {good_ld} ({good_v})\nfirst bad: {bad_ld} ({bad_v})\n"
+                   f"new with it, visible to kallsyms: {', '.join(new) or 'nothing'}\n"
+                   f"narrow it to a commit with:\n  {command}")
+
+
+def linker_version(ld: str) -> Version:
+    """A linker's version from its --version. Raises InputError if it has none."""
+    try:
+        out = subprocess.run([*ld.split(), "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise InputError(ld, f"cannot run: {e}") from None
+    m = re.search(r"(?:LLD|GNU ld[^\n]*?)\s+(\d+\.\d+(?:\.\d+)?)", out) or re.search(
+        r"(\d+\.\d+(?:\.\d+)?)", out)
+    if not m:
+        raise InputError(ld, "its --version names no version")
+    try:
+        return Version(m.group(1))
+    except InvalidVersion:
+        raise InputError(ld, f"unreadable version {m.group(1)!r}") from None

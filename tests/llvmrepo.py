@@ -1,0 +1,49 @@
+"""An LLVM-shaped repository for bisect tests, written by the test with GitPython.
+
+Its commits change files under lld/, llvm/ and clang/ (our own text); lld/VERSION says
+which of Debian's real lld releases "building" that commit yields, so the bisect drives
+real linkers on a real kernel without an LLVM build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+
+# (subject, {path: content}); lld/VERSION is the linker a build of the commit gives.
+HISTORY = [
+    ("Initial import", {"llvm/README.txt": "llvm\n", "lld/ELF/Thunks.cpp": "// thunks v1\n",
+                        "lld/VERSION": "15\n", "clang/README.txt": "clang\n"}),
+    ("[clang] Tweak a diagnostic", {"clang/README.txt": "clang 2\n"}),
+    ("[lld] Driver: accept a new option", {"lld/ELF/Driver.cpp": "// driver\n"}),
+    ("[llvm] Refactor a pass", {"llvm/lib/Pass.cpp": "// pass\n"}),
+    ("[lld] Relocations: clean up", {"lld/ELF/Relocations.cpp": "// relocs\n"}),
+    ("[lld][ARM] Use BX in v4/v5 PIC thunks",
+     {"lld/ELF/Thunks.cpp": "// thunks v2: __ARMv4PILongBXThunk_\n", "lld/VERSION": "16\n"}),
+    ("[lld] Writer: a change that does not build",
+     {"lld/ELF/Writer.cpp": "// broken\n", "lld/VERSION": "broken\n"}),
+    ("[lld] Writer: fix the build", {"lld/ELF/Writer.cpp": "// fixed\n", "lld/VERSION": "16\n"}),
+]
+CULPRIT = 5  # index in HISTORY
+
+# The "build": copy the Debian lld the commit names, count builds, fail when broken.
+BUILD_CMD = ('v=$(cat "$LLDBISECT_SRC/lld/VERSION"); echo "$v" >> "{counter}"; '
+             '[ "$v" = broken ] && exit 1; cp "/usr/lib/llvm-$v/bin/ld.lld" "$LLDBISECT_OUT"')
+
+
+def make_repo(path: Path) -> list[str]:
+    """Create the repository; returns the commit hashes in HISTORY order."""
+    repo = git.Repo.init(path)
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "LLVM Fixture")
+        cfg.set_value("user", "email", "fixture@example.org")
+    hashes = []
+    for subject, files in HISTORY:
+        for rel, text in files.items():
+            f = path / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text)
+            repo.index.add([rel])
+        hashes.append(repo.index.commit(subject).hexsha)
+    return hashes

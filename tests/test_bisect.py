@@ -1,0 +1,168 @@
+"""Bisects with real git histories, real Debian linkers and the real tiny ARMv5 kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lldbisect.builders.llvm import LlvmRecipe, cmake_command, ninja_command
+from lldbisect.repro import TinyArmBuild
+from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, make_repo
+
+pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
+
+
+def test_llvm_build_commands_golden() -> None:
+    recipe = LlvmRecipe(targets="ARM", launcher="ccache")
+    assert cmake_command(Path("/src"), Path("/build"), recipe) == [
+        "cmake", "-G", "Ninja", "-S", "/src/llvm", "-B", "/build",
+        "-DLLVM_ENABLE_PROJECTS=lld", "-DLLVM_TARGETS_TO_BUILD=ARM",
+        "-DCMAKE_BUILD_TYPE=Release", "-DLLVM_APPEND_VC_REV=OFF",
+        "-DLLVM_ENABLE_ASSERTIONS=OFF", "-DLLVM_INCLUDE_TESTS=OFF",
+        "-DLLVM_INCLUDE_BENCHMARKS=OFF", "-DLLVM_INCLUDE_EXAMPLES=OFF",
+        "-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+    assert cmake_command(Path("/s"), Path("/b"), LlvmRecipe(launcher=""))[-1] == (
+        "-DLLVM_INCLUDE_EXAMPLES=OFF")
+    assert ninja_command(Path("/build")) == ["ninja", "-C", "/build", "lld"]
+
+
+@pytest.fixture(scope="module")
+def failing_kernel(tiny_arm: TinyArmBuild) -> TinyArmBuild:
+    found = tiny_arm.failing_pad("/usr/lib/llvm-16/bin/ld.lld")
+    if found is None:
+        pytest.fail("no failing padding for lld-16")
+    return tiny_arm
+
+
+def _lldbisect(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lldbisect", *args], capture_output=True,
+                          text=True, **kw)  # type: ignore[call-overload]
+
+
+def _snapshot(repo: Path) -> tuple[str, str, dict[str, bytes]]:
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
+                            capture_output=True, text=True, check=True).stdout
+    files = {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*")
+             if p.is_file() and ".git" not in p.parts}
+    return head, status, files
+
+
+def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Path) -> None:
+    src = tmp_path / "llvm-project"
+    hashes = make_repo(src)
+    (src / "lld" / "local-edit.txt").write_text("the user's uncommitted work\n")
+    before = _snapshot(src)
+    counter = tmp_path / "builds"
+    args = ["bisect", "llvm", "--llvm-src", str(src), "--good", hashes[0], "--bad",
+            hashes[-1], "--kernel-build", str(failing_kernel.build_dir), "--build-cmd",
+            BUILD_CMD.format(counter=counter), "--cache-dir", str(tmp_path / "cache"),
+            "--json"]
+    done = _lldbisect(*args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["culprit"]["hexsha"] == hashes[CULPRIT]
+    assert report["culprit"]["subject"] == HISTORY[CULPRIT][0]
+    assert report["confirmed"] and report["confidence"] == 1.0 and not report["noop"]
+    assert report["culprit_check"]["verdict"] == "diverged"
+    tested = {s["revision"] for s in report["steps"]}
+    outside = {hashes[1], hashes[3]}  # clang and llvm only: never tested
+    assert not tested & outside
+    assert any(s["verdict"] == "skip" for s in report["steps"]) or hashes[6] not in tested
+    assert "git bisect start" in report["log"] and "run-step ld --ld" in report["reproducer"]
+    assert "~" in done.stderr and "steps" in done.stderr  # progress
+    assert _snapshot(src) == before  # the user's checkout, index and files untouched
+    builds = len(counter.read_text().splitlines())
+    # A second run of the same bisect builds nothing.
+    again = _lldbisect(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["linker_builds"] == 0
+    assert len(counter.read_text().splitlines()) == builds
+    assert json.loads(again.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
+
+
+def test_bisect_llvm_refuses_wrong_endpoints(failing_kernel: TinyArmBuild,
+                                             tmp_path: Path) -> None:
+    src = tmp_path / "llvm-project"
+    hashes = make_repo(src)
+    done = _lldbisect("bisect", "llvm", "--llvm-src", str(src), "--good", hashes[-1],
+                      "--bad", hashes[0], "--kernel-build", str(failing_kernel.build_dir),
+                      "--build-cmd", BUILD_CMD.format(counter=tmp_path / "n"),
+                      "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 2
+    assert "the good endpoint" in done.stderr and "tests bad, not good" in done.stderr
+
+
+def test_bisect_llvm_resumes_after_sigint(failing_kernel: TinyArmBuild,
+                                          tmp_path: Path) -> None:
+    src = tmp_path / "llvm-project"
+    hashes = make_repo(src)
+    before = _snapshot(src)
+    cache = tmp_path / "cache"
+    args = ["bisect", "llvm", "--llvm-src", str(src), "--good", hashes[0], "--bad",
+            hashes[-1], "--kernel-build", str(failing_kernel.build_dir), "--build-cmd",
+            BUILD_CMD.format(counter=tmp_path / "n"), "--cache-dir", str(cache), "--json"]
+    proc = subprocess.Popen([sys.executable, "-m", "lldbisect", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sidecars = cache / "bisect"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = list(sidecars.glob("*.json")) if sidecars.exists() else []
+        if states and len(json.loads(states[0].read_text() or "{}").get("steps", [])) >= 3:
+            break
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode >= 128, err
+    assert "resume with" in err
+    state = json.loads(next(sidecars.glob("*.json")).read_text())
+    assert len(state["steps"]) >= 3, state
+    assert _snapshot(src) == before
+    resumed = _lldbisect(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    assert json.loads(resumed.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
+
+
+def test_git_bisect_run_with_run_step(failing_kernel: TinyArmBuild, tmp_path: Path) -> None:
+    """The predicate under git's own `git bisect run`, in the user's checkout."""
+    src = tmp_path / "llvm-project"
+    hashes = make_repo(src)
+    git = ["git", "-C", str(src)]
+    subprocess.run([*git, "bisect", "start", hashes[-1], hashes[0], "--", "lld"], check=True,
+                   capture_output=True)
+    env = {**os.environ, "LLDBISECT_CACHE": str(tmp_path / "cache"),
+           "LLDBISECT_BUILD_CMD": BUILD_CMD.format(counter=tmp_path / "n")}
+    script = Path(__file__).resolve().parent.parent / "bisect-scripts" / "bisect-llvm-step"
+    done = subprocess.run([*git, "bisect", "run", str(script),
+                           str(failing_kernel.build_dir)],
+                          capture_output=True, text=True, env=env)
+    assert f"{hashes[CULPRIT]} is the first bad commit" in done.stdout, done.stdout[-2000:]
+
+
+def test_run_step_never_exits_2(tmp_path: Path) -> None:
+    assert _lldbisect("run-step", "llvm", "--bogus").returncode >= 128
+    done = _lldbisect("run-step", "ld", "--ld", "/usr/lib/llvm-16/bin/ld.lld",
+                      "--kernel-build", str(tmp_path / "nowhere"))
+    assert done.returncode >= 128 and "not a kernel build directory" in done.stderr
+
+
+def test_bisect_versions_over_debian_lld(failing_kernel: TinyArmBuild) -> None:
+    lds = [f"/usr/lib/llvm-{v}/bin/ld.lld" for v in (22, 13, 19, 15, 14, 16)]
+    done = _lldbisect("bisect", "versions", "--kernel-build", str(failing_kernel.build_dir),
+                      *[a for ld in lds for a in ("--ld", ld)], "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["first_bad"]["version"].startswith("16.")
+    assert doc["last_good"]["version"].startswith("15.")
+    assert doc["new_visible_families"] == ["__ARMv4PILongBXThunk_"]
+    assert "--good llvmorg-15." in doc["narrow_with"] and "--bad llvmorg-16." in doc["narrow_with"]
+    assert len(doc["steps"]) <= 4

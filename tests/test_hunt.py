@@ -1,0 +1,38 @@
+"""hunt: the whole job on the real tiny ARMv5 6.1 build with Debian's lld releases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lldbisect.repro import TinyArmBuild
+
+pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
+
+
+def test_hunt_demo_ends_with_a_patch_that_converges(tiny_arm: TinyArmBuild) -> None:
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "hunt", "--demo", "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    assert doc["first_bad"][1].startswith("16.") and doc["last_good"][1].startswith("15.")
+    assert doc["diagnosis"]["verdict"] == "diverged"
+    assert '+\t\t"__ARMv4PILongBXThunk_",' in doc["patch"]
+    assert doc["verified"] is True and "2 passes: converged" in doc["verify_detail"]
+    assert "preparing linux-source-6.1" in done.stderr  # progress shown
+
+
+def test_hunt_between_two_given_linkers(tiny_arm: TinyArmBuild, tmp_path: Path) -> None:
+    found = tiny_arm.failing_pad("/usr/lib/llvm-16/bin/ld.lld")
+    assert found is not None
+    out = tmp_path / "0001.patch"
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "hunt", "--kernel-build",
+                           str(tiny_arm.build_dir), "--ld", "ld.lld-16", "--ld", "ld.lld-15",
+                           "--verify", "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "first bad: " in done.stdout and "verified: with the patch" in done.stdout
+    assert "__ARMv4PILongBXThunk_" in out.read_text()
