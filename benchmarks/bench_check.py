@@ -13,26 +13,15 @@ usage: python3 benchmarks/bench_check.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from bench_symbols import distro_vmlinux
+from bench_symbols import distro_vmlinux, median_time
 
 from lldbisect import debsource
 from lldbisect.check import check_build
 from lldbisect.elf import read_symbols
-
-
-def _median(fn: object, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def make_build(root: Path) -> Path:
@@ -70,9 +59,9 @@ def main() -> None:
                                env={"NM": "nm", "PATH": "/usr/bin:/bin"}, check=True)
             subprocess.run(["cmp", "-s", f"{a}.map", f"{b}.map"], check=False)
 
-        base = _median(pipeline, args.runs)
-        ours = _median(lambda: check_build(build), args.runs)
-        cli = _median(lambda: subprocess.run(["lldbisect", "check", str(build)],
+        base = median_time(pipeline, args.runs)
+        ours = median_time(lambda: check_build(build), args.runs)
+        cli = median_time(lambda: subprocess.run(["lldbisect", "check", str(build)],
                                              stdout=subprocess.DEVNULL), args.runs)
         result = check_build(build)
         print(f"two-stage build: {len(read_symbols(a))} symbols per image;"

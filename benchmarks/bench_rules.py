@@ -11,28 +11,17 @@ usage: python3 benchmarks/bench_rules.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from bench_symbols import distro_vmlinux
+from bench_symbols import distro_vmlinux, median_time
 
 from lldbisect import debsource
 from lldbisect.elf import read_symbols
 from lldbisect.kernel.rules import load_rules
 
 TREES = (("linux-source-6.1", None), ("linux-source-6.12", "trixie"))
-
-
-def _median(fn: object, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -61,9 +50,9 @@ def main() -> None:
                 subprocess.run(argv, env={"NM": str(nm), "PATH": "/usr/bin:/bin"},
                                stdout=subprocess.DEVNULL, check=True)
 
-            base = _median(real, args.runs)
-            ours = _median(lambda rules=rules: rules.apply(table), args.runs)
-            load = _median(lambda tree=tree: load_rules(tree), args.runs)
+            base = median_time(real, args.runs)
+            ours = median_time(lambda rules=rules: rules.apply(table), args.runs)
+            load = median_time(lambda tree=tree: load_rules(tree), args.runs)
             print(f"{package} ({rules.era})")
             print(f"  real scripts/mksysmap          {base:6.3f} s  (baseline)")
             print(f"  RuleSet.apply, both stages     {ours:6.3f} s  ratio {ours / base:4.2f}x"

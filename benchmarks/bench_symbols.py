@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 from lldbisect import debsource
@@ -60,6 +61,16 @@ def generated_elf(count: int = 210_000) -> Path:
     lld = sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))[-1]
     subprocess.run([str(lld), "-e", "_start", str(obj), "-o", str(out)], check=True)
     return out
+
+
+def median_time(fn: Callable[[], object], runs: int) -> float:
+    """The median wall time of ``runs`` calls of ``fn``."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def wall(argv: list[str], runs: int) -> float:

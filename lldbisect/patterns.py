@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from lldbisect.kernel.model import RuleKind
+from lldbisect.kernel.model import name_matches as matches
 from lldbisect.linkerfamilies import label_for
 
 __all__ = ["Family", "affix_candidates", "infer_families", "matches"]
@@ -38,21 +39,6 @@ class Family:
 
     def covers(self, name: str) -> bool:
         return matches(self.kind, self.pattern, name)
-
-
-def matches(kind: RuleKind, pattern: str, name: str) -> bool:
-    """Whether a name rule of ``kind`` hides ``name`` (kallsyms.c semantics)."""
-    if kind is RuleKind.PREFIX:
-        return name.startswith(pattern)
-    if kind is RuleKind.SUFFIX:
-        return name.endswith(pattern)
-    if kind is RuleKind.SUBSTRING:
-        return pattern in name
-    if kind is RuleKind.EXACT:
-        return name == pattern
-    if kind is RuleKind.REGEX:
-        return re.search(pattern, name) is not None
-    return False
 
 
 def affix_candidates(name: str, targets: Collection[str], *,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Rule", "RuleKind", "Stage"]
+__all__ = ["Rule", "RuleKind", "Stage", "name_matches"]
 
 
 class RuleKind(StrEnum):
@@ -53,23 +53,30 @@ class Rule:
             # sed and grep see the whole nm line; kallsyms.c's checks see the name.
             subject = nm_line if self.stage is Stage.MKSYSMAP else name
             return _compiled(self.regex).search(subject) is not None
-        kind, p = self.kind, self.pattern
-        if kind is RuleKind.EXACT:
-            return name == p
-        if kind is RuleKind.PREFIX:
-            return name.startswith(p)
-        if kind is RuleKind.SUFFIX:
-            return name.endswith(p)
-        if kind is RuleKind.SUBSTRING:
-            return p in name
-        if kind is RuleKind.TYPE:
-            return letter in p and name not in self.keep
-        raise AssertionError(kind)
+        if self.kind is RuleKind.TYPE:
+            return letter in self.pattern and name not in self.keep
+        return name_matches(self.kind, self.pattern, name)
 
     def describe(self) -> str:
         where = f"{self.file}:{self.line}"
         extra = f" (keeps {', '.join(sorted(self.keep))})" if self.keep else ""
         return f"{self.stage.value} {self.kind.value} {self.pattern!r}{extra} at {where}"
+
+
+def name_matches(kind: RuleKind, pattern: str, name: str) -> bool:
+    """Whether a name rule of ``kind`` hides ``name`` (kallsyms.c's strcmp, strncmp,
+    tail compare and strstr; a regex searched in the name)."""
+    if kind is RuleKind.EXACT:
+        return name == pattern
+    if kind is RuleKind.PREFIX:
+        return name.startswith(pattern)
+    if kind is RuleKind.SUFFIX:
+        return name.endswith(pattern)
+    if kind is RuleKind.SUBSTRING:
+        return pattern in name
+    if kind is RuleKind.REGEX:
+        return _compiled(pattern).search(name) is not None
+    return False
 
 
 _CACHE: dict[str, re.Pattern[str]] = {}
