@@ -31,7 +31,7 @@ from lldbisect.gitrepo import (
 )
 from lldbisect.steps import StepOutcome, StepVerdict
 
-__all__ = ["BisectResult", "Bisector", "Event", "Step"]
+__all__ = ["BisectResult", "Bisector", "Event", "Step", "first_bad_release"]
 
 SIDECAR_SCHEMA = "lldbisect.bisect-state/1"
 
@@ -82,6 +82,19 @@ class BisectResult:
         doc = asdict(self)
         doc["schema"] = "lldbisect.bisect/1"
         return doc
+
+
+def first_bad_release(count: int, is_good: Callable[[int], bool]) -> tuple[int, int]:
+    """(last good, first bad) indices of releases ordered oldest first, by halving the
+    gap between index 0 (tested good) and ``count - 1`` (tested bad)."""
+    lo, hi = 0, count - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if is_good(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
 
 
 class EndpointError(InputError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lldbisect.convergence import Comparison, Stage, compare, linker_made
-from lldbisect.elf import read_symbols
+from lldbisect.elf import linker_identity, read_symbols
 from lldbisect.errors import InputError
 from lldbisect.kernel.rules import RuleSet, load_rules
 from lldbisect.kernel.stages import Stages, failure_message, find_stages
@@ -33,6 +33,18 @@ class CheckResult:
     failure_message: str | None
     system_map_matches: bool | None
     inputs_used: list[str]
+
+    def linker(self) -> str | None:
+        """The linker named in the final or last stage image's .comment, if it names
+        itself (lld does, GNU ld does not); None also for nm listings named like images."""
+        images = [p.image for p in self.stages.passes if p.image is not None]
+        image = self.stages.vmlinux or (images[-1] if images else None)
+        if image is None:
+            return None
+        try:
+            return linker_identity(image)
+        except InputError:
+            return None
 
 
 def script_symbols(lds: Path | None) -> set[str]:

@@ -206,15 +206,9 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
     from lldbisect.check import check_build
     from lldbisect.report import check_json, check_text
 
-    log = None
-    if log_file is not None:
-        try:
-            log = log_file.read_text(errors="replace")
-        except OSError as e:
-            raise InputError(log_file, f"cannot read: {e.strerror}") from None
-    result = check_build(build_dir, log=log, kernel=kernel)
+    result = check_build(build_dir, log=_read_log(log_file), kernel=kernel)
     if as_json:
-        _json(check_json(result, _linker_of(result)))
+        _json(check_json(result, result.linker()))
     else:
         _write(check_text(result).encode("utf-8", "surrogateescape"))
     sys.exit(_verdict_status(result.comparison.verdict.value, at_risk_ok))
@@ -304,22 +298,6 @@ def debsource_cache() -> Path:
     return debsource.cache_dir()
 
 
-def _linker_of(result: object) -> str | None:
-    """The linker named in the last stage image's .comment, if it names itself."""
-    from lldbisect.check import CheckResult
-    from lldbisect.elf import linker_identity
-
-    assert isinstance(result, CheckResult)
-    images = [p.image for p in result.stages.passes if p.image is not None]
-    image = result.stages.vmlinux or (images[-1] if images else None)
-    if image is None:
-        return None
-    try:
-        return linker_identity(image)
-    except InputError:
-        return None  # an nm listing named like an image: no .comment
-
-
 def _read_log(log_file: Path | None) -> str | None:
     if log_file is None:
         return None
@@ -383,7 +361,7 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     else:
         assert build_dir is not None
         result = check_build(build_dir, log=_read_log(log_file), kernel=kernel)
-        finding = Finding.from_check(result, _linker_of(result))
+        finding = Finding.from_check(result, result.linker())
         rules = result.rules
     proposal = make(finding, rules, author=identity(Path(rules.tree)),
                     date=email.utils.formatdate(localtime=True), signoff=signoff,

@@ -252,6 +252,7 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
       lldbisect bisect versions --kernel-build ~/build/arm \\
           --ld ld.lld-13 --ld ld.lld-14 --ld ld.lld-15 --ld ld.lld-16 --ld ld.lld-19
     """
+    from lldbisect.bisect import first_bad_release
     from lldbisect.check import check_build
     from lldbisect.steps import judge
 
@@ -280,12 +281,7 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
             raise InputError(None, f"the oldest linker {ordered[lo][1]} is not good")
         if test(hi) != "bad":
             raise InputError(None, f"the newest linker {ordered[hi][1]} is not bad")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if test(mid) == "good":
-                lo = mid
-            else:
-                hi = mid
+        lo, hi = first_bad_release(len(ordered), lambda k: test(k) == "good")
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     good_v, good_ld = ordered[lo]

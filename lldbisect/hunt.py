@@ -18,8 +18,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from lldbisect.bisect import first_bad_release
 from lldbisect.check import CheckResult, check_build
-from lldbisect.elf import linker_identity
 from lldbisect.errors import InputError, ToolError
 from lldbisect.gitrepo import identity
 from lldbisect.propose import Finding, Proposal, propose
@@ -71,12 +71,7 @@ def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,
                                " fine: nothing to hunt")
     if test(lo) is not StepVerdict.GOOD:
         raise InputError(None, f"the oldest linker {ordered[lo][1]} is not good either")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if test(mid) is StepVerdict.GOOD:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi = first_bad_release(len(ordered), lambda k: test(k) is StepVerdict.GOOD)
     result.last_good = (ordered[lo][1], str(ordered[lo][0]))
     result.first_bad = (ordered[hi][1], str(ordered[hi][0]))
     progress(f"first bad release: {ordered[hi][1]} ({ordered[hi][0]});"
@@ -84,9 +79,7 @@ def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,
     # Diagnose the first bad linker's build, as it stands after a relink with it.
     _status, log = relinker.relink(ordered[hi][1])
     result.diagnosis = found = check_build(relinker.build_dir, log=log)
-    images = [p.image for p in found.stages.passes if p.image is not None]
-    linker = linker_identity(images[-1]) if images else None
-    finding = Finding.from_check(found, linker)
+    finding = Finding.from_check(found, found.linker())
     result.proposal = proposal = propose(
         finding, found.rules, author=identity(Path(found.rules.tree)),
         date=email.utils.formatdate(localtime=True), signoff=signoff)

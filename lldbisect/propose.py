@@ -136,7 +136,7 @@ def _read(tree: Path, rel: str) -> str:
         raise InputError(tree / rel, f"cannot read: {e.strerror}") from None
 
 
-def _target(rules: RuleSet, additions: list[Addition]) -> str:
+def _target(rules: RuleSet) -> str:
     """The file that should carry the rules: kallsyms.c while it has the arrays
     (up to 6.3), mksysmap from when it holds every name rule (6.4+)."""
     has_arrays = any(r.stage is Stage.KALLSYMS and r.source.startswith('"')
@@ -176,10 +176,10 @@ def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
                      and covered.match(r.pattern)]
         edits = [_edit(tree, "scripts/mksysmap", [wide])]
         if keep:
-            edits.append(_edit(tree, _target(rules, keep), keep))
+            edits.append(_edit(tree, _target(rules), keep))
         additions = [wide, *keep]
     else:
-        target = _target(rules, additions)
+        target = _target(rules)
         edits = [_edit(tree, target, additions)]
     subject, body = _message(finding, additions, redundant)
     trailers = [f"Link: {link}"] if link else []
