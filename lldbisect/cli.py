@@ -415,6 +415,12 @@ def _add_bisect_commands() -> None:
     assert hunt.callback is not None
     hunt.callback = handles_errors(hunt.callback)
     cli.add_command(hunt)
+    from lldbisect.cli_validate import probe, validate
+
+    for command in (probe, validate):
+        assert command.callback is not None
+        command.callback = handles_errors(command.callback)
+        cli.add_command(command)
 
 
 def _guarded(command: click.Command, name: str) -> click.Command:

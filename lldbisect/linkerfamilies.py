@@ -38,6 +38,10 @@ KNOWN: dict[tuple[str, str], str] = {
     ("substring", ".long_branch."): "GNU ld PowerPC long-branch stub",
     ("substring", ".plt_branch."): "GNU ld PowerPC PLT branch stub",
     ("substring", ".plt_call."): "GNU ld PowerPC PLT call stub",
+    ("substring", ".plt_pic32."): "lld PowerPC32 PIC PLT call stub",
+    ("substring", ".plt_call32."): "lld PowerPC32 PLT call stub",
+    ("shape", "__CortexA#_#"): "lld Cortex-A53 erratum 843419 patch",
+    ("prefix", ".pic."): "GNU ld MIPS LA25 stub (.pic.<target>)",
 }
 
 

@@ -19,10 +19,10 @@ from lldbisect.kernel.model import RuleKind
 from lldbisect.kernel.model import name_matches as matches
 from lldbisect.linkerfamilies import label_for
 
-__all__ = ["Family", "affix_candidates", "infer_families", "matches"]
+__all__ = ["Family", "affix_candidates", "infer_families", "matches", "normalised"]
 
-_HEX_STUB = re.compile(r"(?P<addr>[0-9a-fA-F]{8})\.(?P<kind>[A-Za-z_]+)\.(?P<target>.+?)"
-                       r"(?P<addend>\+[0-9a-fA-F]+)?")
+_HEX_STUB = re.compile(r"(?P<addr>[0-9a-fA-F]{8})\.(?P<kind>[A-Za-z_][A-Za-z0-9_]*)\."
+                       r"(?P<target>.+?)(?P<addend>\+[0-9a-fA-F]+)?")
 _MAX_PREFIX, _MAX_SUFFIX = 48, 24
 
 
@@ -67,7 +67,7 @@ def affix_candidates(name: str, targets: Collection[str], *,
     return out
 
 
-def _normalised(name: str) -> str:
+def normalised(name: str) -> str:
     """The name with addresses and counters replaced, to group target-less names."""
     return re.sub(r"[0-9]+|0x[0-9a-fA-F]+|(?<![A-Za-z])[0-9a-fA-F]{6,}", "#", name)
 
@@ -86,7 +86,7 @@ def infer_families(made: Sequence[str], image_names: Iterable[str]) -> list[Fami
     for name in sorted(made_set):
         cands = candidates[name]
         if not cands:
-            norm = _normalised(name)
+            norm = normalised(name)
             groups[(RuleKind.EXACT, norm, norm)].append(name)
             continue
         # The affix most names share wins; then the longer one (more specific).
@@ -117,7 +117,8 @@ def _targetless(names: list[str], shape: str, counts: Counter[str]) -> list[Fami
     if len(names) > 1 and len(lcp) >= 3:
         return [Family(RuleKind.PREFIX, lcp, shape, tuple(names),
                        sum(counts[n] for n in names), label_for("prefix", lcp))]
-    return [Family(RuleKind.EXACT, n, n, (n,), counts[n], label_for("exact", n))
+    return [Family(RuleKind.EXACT, n, n, (n,), counts[n],
+                   label_for("exact", n) or label_for("shape", normalised(n)))
             for n in names]
 
 

@@ -1,0 +1,200 @@
+"""probe and validate: Debian's real linkers on our far-call corpus, the real 6.1 and
+6.12 trees' rules, and the real tiny ARMv5 kernel build."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lldbisect.probe.cases import CASES, select
+from tests.conftest import require
+
+LLD = {v: f"/usr/lib/llvm-{v}/bin/ld.lld" for v in (13, 14, 15, 16, 19, 22)}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lldbisect", *args], capture_output=True,
+                          text=True)
+
+
+def families(doc: dict[str, Any], case: str) -> dict[str, list[str]]:
+    """key -> kernels that see it, for one case of a probe document."""
+    found = next(c for c in doc["cases"] if c["case"] == case)
+    return {f["key"]: f["visible_to"] for f in found["families"]}
+
+
+@pytest.fixture(scope="module")
+def kernel_args(real_trees: dict[str, Path]) -> list[str]:
+    return ["--kernel", str(real_trees["6.1"]), "--kernel", str(real_trees["6.12"])]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("version", sorted(LLD))
+def test_every_case_makes_what_its_flags_act_on(version: int, kernel_args: list[str]) -> None:
+    """Each case makes each Debian lld emit stubs: the corpus contains what the flags
+    act on (far calls, interworking, LA25, PLT calls, the erratum 843419 sequence)."""
+    require(LLD[version], "clang")
+    done = run("probe", "--ld", LLD[version], "--json", *kernel_args)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["kernels"] == ["6.1.192", "6.12.117"]
+    for case in doc["cases"]:
+        assert case["status"] == "ok", case
+        assert case["families"], case["case"]
+    arm64 = families(doc, "arm64")
+    assert "prefix __AArch64ADRPThunk_" in arm64 and "shape __CortexA#_#" in arm64
+    assert "prefix __AArch64AbsLongThunk_" in families(doc, "arm64-nopic")
+    assert families(doc, "mips-la25") == {"prefix __LA25Thunk_": []}
+    assert families(doc, "micromips-la25") == {"prefix __microLA25Thunk_": []}
+    v5 = families(doc, "arm-v5-pic")
+    if version >= 16:  # the rename that broke Linux 6.1; 6.12 hides it
+        assert v5 == {"prefix __ARMv4PILongBXThunk_": ["6.1.192"]}
+    else:
+        assert v5 == {"prefix __ARMV5PILongThunk_": []}
+
+
+@pytest.mark.kernel
+def test_gnu_ld_probes_its_own_target_and_reports_the_rest(kernel_args: list[str]) -> None:
+    require("arm-linux-gnueabihf-ld")
+    done = run("probe", "--ld", "arm-linux-gnueabihf-ld", "--json", *kernel_args)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    status = {c["case"]: (c["status"], c["message"]) for c in doc["cases"]}
+    assert set(families(doc, "arm-v5-pic")) == {"suffix _veneer", "suffix _from_arm",
+                                                 "suffix _from_thumb"}
+    assert status["arm64"] == ("unsupported", "arm-linux-gnueabihf-ld: unrecognized option"
+                                              " '--fix-cortex-a53-843419'")
+    assert status["ppc64"][0] == status["mips-la25"][0] == "unsupported"
+    text = run("probe", "--ld", "arm-linux-gnueabihf-ld", "--arch", "mips")
+    assert text.returncode == 0 and "unsupported: " in text.stdout
+
+
+@pytest.mark.kernel
+def test_gnu_ld_families_of_other_targets(kernel_args: list[str]) -> None:
+    require("mips-linux-gnu-ld", "powerpc64le-linux-gnu-ld")
+    mips = json.loads(run("probe", "--ld", "mips-linux-gnu-ld", "--arch", "mips",
+                          "--json").stdout)
+    assert families(mips, "mips-la25") == {"prefix .pic.": []}
+    ppc = json.loads(run("probe", "--ld", "powerpc64le-linux-gnu-ld", "--case", "ppc64",
+                         "--json", *kernel_args).stdout)
+    assert families(ppc, "ppc64") == {"substring .plt_branch.": [],
+                                      "substring .plt_call.": ["6.1.192", "6.12.117"]}
+
+
+@pytest.mark.kernel
+def test_validate_flags_the_armv5_thunks_for_61_not_612(
+        kernel_args: list[str], tmp_path: Path) -> None:
+    junit = tmp_path / "validate.xml"
+    done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--json",
+               "--junit", str(junit), *kernel_args)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["failed"] is True
+    failed = {c["case"] for c in doc["cases"] if c["failed"]}
+    assert failed == {"arm-v5-pic", "arm-v5-abs", "arm-v4t-pic", "arm-v4t-abs"}
+    v5 = next(c for c in doc["cases"] if c["case"] == "arm-v5-pic")
+    new = [(c["key"], c["visible_to"]) for c in v5["changes"] if c["change"] == "new"]
+    assert new == [("prefix __ARMv4PILongBXThunk_", ["6.1.192"])]
+    assert "[19/19]" in done.stderr  # progress
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "19" and suite.get("failures") == "4"
+    bad = suite.find("testcase[@name='arm-v5-pic']/failure")
+    assert bad is not None and "__ARMv4PILongBXThunk_ visible to 6.1.192" in (
+        bad.get("message") or "")
+    # 6.12 alone sees nothing new: exit 0.
+    only612 = run("validate", "--ld", LLD[16], "--baseline", LLD[15], *kernel_args[2:])
+    assert only612.returncode == 0, only612.stdout
+    assert "verdict: nothing new that a given kernel would see" in only612.stdout
+
+
+@pytest.mark.kernel
+def test_validate_shards_split_the_cases(kernel_args: list[str]) -> None:
+    seen: list[str] = []
+    for i in (1, 2, 3):
+        done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--json",
+                   "--shard", f"{i}/3", *kernel_args)
+        doc = json.loads(done.stdout)
+        seen += [c["case"] for c in doc["cases"]]
+        assert done.returncode == (1 if any(c["failed"] for c in doc["cases"]) else 0)
+    assert sorted(seen) == sorted(c.name for c in CASES)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["probe", "--ld", "/nonexistent/ld.lld"], "/nonexistent/ld.lld: no such linker"),
+    (["probe", "--ld", "/etc/passwd"], "/etc/passwd: not executable"),
+    (["probe", "--ld", "/bin/false"], "/bin/false: does not answer --version"),
+    (["probe", "--ld", LLD[16], "--arch", "sparc"], "unknown arch 'sparc'"),
+    (["probe", "--ld", LLD[16], "--kernel", "/tmp"], "/tmp: not a kernel tree"),
+    (["validate", "--ld", LLD[16], "--baseline", LLD[15], "--shard", "3/2"],
+     "--shard 3/2: I must be between 1 and N"),
+    (["validate", "--ld", LLD[16], "--baseline", LLD[15], "--shard", "x"],
+     "--shard x: expected I/N"),
+    (["validate", "--ld", LLD[16], "--baseline", LLD[15], "--kernel-build", "/tmp"],
+     "/tmp: not a kernel build directory"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_case_selection() -> None:
+    assert {c.arch for c in select(("arm64",))} == {"arm64"}
+    assert [c.name for c in select((), ("ppc32",))] == ["ppc32"]
+    assert len(select()) == len(CASES)
+    listed = run("probe", "--list")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(CASES)
+
+
+@pytest.mark.kernel
+@pytest.mark.realbuild
+def test_validate_relinks_a_real_build_with_both(tiny_arm: Any) -> None:
+    """On the real tiny ARMv5 6.1 build: converged with lld-15, diverged with lld-16."""
+    assert tiny_arm.failing_pad(LLD[16]) is not None
+    done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--arch", "arm",
+               "--kernel-build", str(tiny_arm.build_dir), "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    build = json.loads(done.stdout)["builds"][0]
+    assert (build["baseline"], build["new"], build["regressed"]) == (
+        "converged", "diverged", True)
+    assert any(n.startswith("__ARMv4PILongBXThunk_") for n in build["new_culprits"])
+
+
+def release_table(kernel_args: list[str]) -> list[str]:
+    """The README's table: each Debian lld against the one before it."""
+    rows = ["| lld | new family (cases) | 6.1 sees it | 6.12 sees it |", "|---|---|---|---|"]
+    versions = sorted(LLD)
+    for old, new in itertools.pairwise(versions):
+        doc = json.loads(run("validate", "--ld", LLD[new], "--baseline", LLD[old], "--json",
+                             *kernel_args).stdout)
+        found: dict[str, tuple[set[str], set[str]]] = {}
+        for case in doc["cases"]:
+            for ch in case["changes"]:
+                if ch["change"] == "new":
+                    cases, seen = found.setdefault(ch["key"], (set(), set()))
+                    cases.add(case["case"])
+                    seen.update(ch["visible_to"])
+        label = f"{new} (vs {old})"
+        if not found:
+            rows.append(f"| {label} | none | | |")
+        for key, (cases, seen) in sorted(found.items()):
+            yes = ["yes" if any(s.startswith(v + ".") for s in seen) else "no"
+                   for v in ("6.1", "6.12")]
+            rows.append(f"| {label} | `{key}` ({', '.join(sorted(cases))}) | {yes[0]} |"
+                        f" {yes[1]} |")
+    return rows
+
+
+@pytest.mark.kernel
+def test_readme_release_table_is_what_the_linkers_do(kernel_args: list[str]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- release-table -->\n")[1].split("<!-- /release-table -->")[0]
+    assert block.splitlines() == release_table(kernel_args)
