@@ -415,9 +415,10 @@ def _add_bisect_commands() -> None:
     assert hunt.callback is not None
     hunt.callback = handles_errors(hunt.callback)
     cli.add_command(hunt)
+    from lldbisect.cli_scan import scan_commit
     from lldbisect.cli_validate import probe, validate
 
-    for command in (probe, validate):
+    for command in (probe, validate, scan_commit):
         assert command.callback is not None
         command.callback = handles_errors(command.callback)
         cli.add_command(command)

@@ -194,3 +194,44 @@ def bisect_marked(wt: Worktree) -> dict[str, str]:
         if m:
             out[m.group(2)] = m.group(1)
     return out
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed: its text before and after ("" where absent)."""
+
+    old_path: str | None
+    new_path: str | None
+    old_text: str
+    new_text: str
+
+
+def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
+    """The commit ``rev`` of the repository at ``path`` and the files it changed against
+    its first parent, read from git's objects (the checkout is not touched).
+
+    Raises InputError for a path that is no repository or an unknown revision."""
+    repo = open_repo(path)
+    try:
+        commit = repo.commit(rev)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise InputError(path, f"unknown revision {rev!r}") from None
+    info = CommitInfo(commit.hexsha, str(commit.summary),
+                      f"{commit.author.name} <{commit.author.email}>",
+                      commit.committed_datetime.isoformat())
+    base = commit.parents[0] if commit.parents else git.NULL_TREE
+    # a is the parent, b the commit (GitPython reverses the sense against NULL_TREE).
+    diffs = commit.diff(base, R=bool(commit.parents))
+    changes = []
+    for d in diffs:
+        changes.append(FileChange(d.a_path if d.a_blob else None,
+                                  d.b_path if d.b_blob else None,
+                                  _blob_text(d.a_blob), _blob_text(d.b_blob)))
+    return info, changes
+
+
+def _blob_text(blob: git.Blob | None) -> str:
+    if blob is None:
+        return ""
+    data: bytes = blob.data_stream.read()
+    return data.decode("utf-8", errors="replace")
