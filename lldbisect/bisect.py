@@ -31,7 +31,7 @@ from lldbisect.gitrepo import (
 )
 from lldbisect.steps import StepOutcome, StepVerdict
 
-__all__ = ["BisectResult", "Bisector", "Event", "Step", "first_bad_release"]
+__all__ = ["BisectResult", "Bisector", "Event", "ReleaseSearch", "Step", "first_bad_release"]
 
 SIDECAR_SCHEMA = "lldbisect.bisect-state/1"
 
@@ -84,17 +84,59 @@ class BisectResult:
         return doc
 
 
-def first_bad_release(count: int, is_good: Callable[[int], bool]) -> tuple[int, int]:
-    """(last good, first bad) indices of releases ordered oldest first, by halving the
-    gap between index 0 (tested good) and ``count - 1`` (tested bad)."""
-    lo, hi = 0, count - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if is_good(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo, hi
+@dataclass(frozen=True)
+class ReleaseSearch:
+    """Releases ordered oldest first: the last good and the first bad, and the ones
+    that could not be judged (a linker that cannot link the build's objects)."""
+
+    last_good: int
+    first_bad: int
+    skipped: tuple[int, ...]
+
+    def ambiguous(self) -> list[int]:
+        """Skipped releases between the two: any of them may be the first bad."""
+        return [k for k in self.skipped if self.last_good < k < self.first_bad]
+
+
+def first_bad_release(count: int, test: Callable[[int], StepVerdict],
+                      names: Callable[[int], str] = str) -> ReleaseSearch:
+    """Bisect releases ``0 .. count-1`` (oldest first) as ``git bisect`` would, skips
+    included: the endpoints are the oldest and the newest release that can be judged,
+    and a skipped midpoint gives way to its nearest judgeable neighbour.
+
+    Raises EndpointError when the oldest judgeable release is not good or the newest
+    not bad, naming them (``names``)."""
+    verdicts: dict[int, StepVerdict] = {}
+
+    def judged(k: int) -> StepVerdict:
+        if k not in verdicts:
+            verdicts[k] = test(k)
+        return verdicts[k]
+
+    hi = next((k for k in range(count - 1, -1, -1)
+               if judged(k) is not StepVerdict.SKIP), None)
+    if hi is None or judged(hi) is not StepVerdict.BAD:
+        raise EndpointError(None, "no release is bad: nothing to bisect" if hi is None else
+                            f"the newest release that links this build, {names(hi)},"
+                            " is not bad: nothing to bisect")
+    lo = next((k for k in range(hi) if judged(k) is not StepVerdict.SKIP), None)
+    if lo is None or judged(lo) is not StepVerdict.GOOD:
+        raise EndpointError(None, "no release older than the bad one links this build"
+                            if lo is None else f"the oldest release that links this"
+                            f" build, {names(lo)}, is not good either")
+    while True:
+        inside = [k for k in range(lo + 1, hi) if verdicts.get(k) is not StepVerdict.SKIP]
+        if not inside:
+            break
+        middle = (lo + hi) / 2
+        k = min(inside, key=lambda j: (abs(j - middle), j))
+        v = judged(k)
+        if v is StepVerdict.GOOD:
+            lo = k
+        elif v is StepVerdict.BAD:
+            hi = k
+    skipped = tuple(k for k, v in sorted(verdicts.items()) if v is StepVerdict.SKIP)
+    return ReleaseSearch(lo, hi, skipped)
 
 
 class EndpointError(InputError):
@@ -104,16 +146,23 @@ class EndpointError(InputError):
 class Bisector:
     def __init__(self, wt: Worktree, build: Callable[[str], BuildOutcome],
                  test: Callable[[str], StepOutcome], events: Callable[[Event], None],
-                 sidecar: Path, retries: int = 1) -> None:
+                 sidecar: Path, retries: int = 1, noop_check: bool = True) -> None:
+        """``noop_check``: compare the culprit's built linker with its parent's (off
+        when the linker is fixed and the commits are the kernel's)."""
         self.wt, self.build, self.test, self.events = wt, build, test, events
         self.sidecar = sidecar
         self.retries = max(1, retries)
+        self.noop_check = noop_check
+        self.build_failed = "the linker did not build" if noop_check else (
+            "the kernel did not configure")
 
     def _judge(self, rev: str, role: str) -> Step:
         start = time.monotonic()
         built = self.build(rev)
         if built.failed or built.linker is None:
-            return Step(rev, role, StepVerdict.SKIP.value, "the linker did not build",
+            tail = [ln.strip() for ln in built.log.splitlines() if ln.strip()][-1:]
+            return Step(rev, role, StepVerdict.SKIP.value,
+                        self.build_failed + (f": {tail[0][-200:]}" if tail else ""),
                         time.monotonic() - start, built.cache_hit)
         outcome = self.test(str(built.linker))
         return Step(rev, role, outcome.verdict.value, outcome.reason,
@@ -216,9 +265,10 @@ class Bisector:
                 agree += step.verdict == want
         result.confidence = agree / total
         result.confirmed = agree == total
-        a, b = self.build(parent), self.build(culprit)
-        result.noop = bool(a.linker and b.linker and filecmp.cmp(a.linker, b.linker,
-                                                                  shallow=False))
+        if self.noop_check:
+            a, b = self.build(parent), self.build(culprit)
+            result.noop = bool(a.linker and b.linker and filecmp.cmp(a.linker, b.linker,
+                                                                      shallow=False))
         self.events(Event("confirm", f"parent good and culprit bad: {agree}/{total}"
                                      + ("; its linker is byte-identical to its parent's"
                                         if result.noop else "")))

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import click
 from packaging.version import InvalidVersion, Version
 
-from lldbisect.errors import InputError, ToolError
+from lldbisect.errors import InputError
 from lldbisect.steps import KernelRelinker
 
 EXIT_GOOD, EXIT_BAD, EXIT_SKIP, EXIT_ABORT, EXIT_INTERRUPTED = 0, 1, 125, 128, 130
@@ -158,59 +159,98 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
       lldbisect bisect llvm --llvm-src ~/llvm-project --good llvmorg-15.0.7 \\
           --bad llvmorg-16.0.0 --kernel-build ~/build/arm
     """
-    from lldbisect.bisect import Bisector, Event
-    from lldbisect.builders.cache import LinkerCache
-    from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
+    from lldbisect.llvmbisect import LlvmBisectOptions, llvm_bisect
+
+    relinker = _relinker(kernel_build, make_args)
+    options = LlvmBisectOptions(pathspec, key_paths, build_cmd, targets, retries,
+                                at_risk_bad=not at_risk_good)
+    try:
+        result, builder = llvm_bisect(llvm_src, good, bad, relinker, _cache_root(cache_dir),
+                                      options, lambda e: _say(e.message))
+    except KeyboardInterrupt:
+        _say("interrupted; resume with:\n  " + shlex.join(["lldbisect", *sys.argv[1:]]))
+        sys.exit(EXIT_INTERRUPTED)
+    _report(result.to_json(), as_json, builds=builder.builds)
+    sys.exit(0 if result.culprit is not None else 1)
+
+
+@bisect.command("kernel")
+@click.option("--kernel-src", required=True, type=click.Path(path_type=Path),
+              help="Your kernel repository (left untouched: the bisect runs in a worktree).")
+@click.option("--good", required=True, help="A kernel revision that converges.")
+@click.option("--bad", required=True, help="A kernel revision that does not.")
+@click.option("--ld", required=True, help="The linker, fixed for every step.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A .config every commit is built with (through olddefconfig).")
+@click.option("--defconfig", default="defconfig", show_default=True,
+              help="The config target when no --config is given.")
+@click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
+              help="An argument the kernel's make needs (ARCH=arm, LLVM=1, ...).")
+@click.option("--pathspec", multiple=True, default=(), help="Only commits touching these"
+                                                            " paths are tested (default: all).")
+@click.option("--retries", default=1, show_default=True,
+              help="Test the culprit and its parent this many times each.")
+@click.option("--at-risk-good", is_flag=True,
+              help="Count an at-risk build as good (default: bad).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: Path | None,
+                  defconfig: str, make_args: tuple[str, ...], pathspec: tuple[str, ...],
+                  retries: int, at_risk_good: bool, cache_dir: Path | None,
+                  as_json: bool) -> None:
+    """Bisect kernel commits, the linker fixed, to the one that broke the kallsyms link.
+
+    Each step checks the commit out in a worktree of lldbisect's, builds it out of tree
+    in one persistent build directory (kbuild rebuilds what changed; ccache when
+    installed) with the same configuration, and judges it with `check`. A commit whose
+    kernel does not build is skipped. Interrupted, it prints the command that resumes.
+
+    \b
+    Example:
+      lldbisect bisect kernel --kernel-src ~/linux --good v6.0 --bad v6.1 \\
+          --ld ld.lld-16 --config ~/build/arm/.config --make-arg ARCH=arm \\
+          --make-arg LLVM=1
+    """
+    from lldbisect.bisect import Bisector
+    from lldbisect.builders.kernel import KernelBuilder
     from lldbisect.gitrepo import Worktree, open_repo
     from lldbisect.steps import judge
 
-    repo = open_repo(llvm_src)
+    if config_file is not None and not config_file.is_file():
+        raise InputError(config_file, "no such file")
+    repo = open_repo(kernel_src)
+    ld = shutil.which(ld) or ld
+    linker_version(ld)  # a linker that does not run is the user's to fix, up front
     root = _cache_root(cache_dir)
     tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
-    wt = Worktree(repo, root / "worktrees" / tag)
-    relinker = _relinker(kernel_build, make_args)
-    recipe = LlvmRecipe(targets=targets or targets_for(_kernel_arch(kernel_build)),
-                        command=build_cmd, key_paths=key_paths)
-    builder = LlvmBuilder(wt, root / "llvm-build" / tag, LinkerCache(root / "linkers"),
-                          recipe)
-
-    def events(e: Event) -> None:
-        _say(e.message)
-
-    bisector = Bisector(wt, builder.linker_for,
-                        lambda ld: judge(relinker, ld, at_risk_bad=not at_risk_good),
-                        events, root / "bisect" / f"{tag}.json", retries)
+    wt = Worktree(repo, root / "worktrees" / f"kernel-{tag}")
+    builder = KernelBuilder(wt, root / "kernel-build" / tag, ld, list(make_args),
+                            config_file, defconfig)
+    relinker = KernelRelinker(builder.build_dir, builder.make_args, config_ld=ld)
+    bisector = Bisector(wt, builder.prepare,
+                        lambda linker: judge(relinker, linker, at_risk_bad=not at_risk_good),
+                        lambda e: _say(e.message), root / "bisect" / f"kernel-{tag}.json",
+                        retries, noop_check=False)
     try:
         result = bisector.run(good, bad, list(pathspec))
     except KeyboardInterrupt:
         _say("interrupted; resume with:\n  " + shlex.join(["lldbisect", *sys.argv[1:]]))
         sys.exit(EXIT_INTERRUPTED)
     if result.culprit is not None:
-        culprit_build = builder.linker_for(result.culprit.hexsha)
-        result.reproducer = shlex.join(
-            ["lldbisect", "run-step", "ld", "--ld", str(culprit_build.linker),
-             "--kernel-build", str(kernel_build),
-             *[f"--make-arg={a}" for a in relinker.make_args]])
+        result.reproducer = (f"git -C {shlex.quote(str(wt.path))} checkout"
+                             f" {result.culprit.hexsha} && " + shlex.join(
+                                 ["lldbisect", "run-step", "ld", "--ld", ld, "--kernel-build",
+                                  str(builder.build_dir),
+                                  *[f"--make-arg={a}" for a in builder.make_args]]))
         last = next((s for s in reversed(result.steps) if s.role == "confirm-culprit"), None)
         if last is not None:
             result.culprit_check = {"verdict": last.check_verdict, "reason": last.reason}
-    _report(result.to_json(), as_json, builds=builder.builds)
+    _report(result.to_json(), as_json, builds=builder.builds, what="kernel configurations")
     sys.exit(0 if result.culprit is not None else 1)
 
 
-def _kernel_arch(build: Path) -> str:
-    from lldbisect.elf import read_symbols
-
-    obj = build / "vmlinux.o"
-    if obj.exists():
-        try:
-            return read_symbols(obj).machine
-        except InputError:
-            pass
-    return "arm"
-
-
-def _report(doc: dict[str, Any], as_json: bool, builds: int) -> None:
+def _report(doc: dict[str, Any], as_json: bool, builds: int,
+            what: str = "linker builds") -> None:
     doc["linker_builds"] = builds
     if as_json:
         click.echo(json.dumps(doc, indent=1))
@@ -228,7 +268,7 @@ def _report(doc: dict[str, Any], as_json: bool, builds: int) -> None:
     else:
         out.append("no single culprit; candidates: " + " ".join(
             str(c)[:12] for c in doc.get("candidates") or []))
-    out.append(f"steps ({builds} linker builds):")
+    out.append(f"steps ({builds} {what}):")
     for s in doc["steps"]:
         out.append(f"  {s['revision'][:12]} {s['role']:16} {s['verdict']:5}"
                    f" {s['seconds']:6.1f} s{' cached' if s['cache_hit'] else ''}")
@@ -254,13 +294,13 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
     """
     from lldbisect.bisect import first_bad_release
     from lldbisect.check import check_build
-    from lldbisect.steps import judge
+    from lldbisect.steps import StepVerdict, judge
 
     relinker = _relinker(kernel_build, make_args)
     ordered = sorted(((linker_version(ld), ld) for ld in linkers), key=lambda v: v[0])
     steps: list[dict[str, Any]] = []
 
-    def test(k: int) -> str:
+    def test(k: int) -> StepVerdict:
         version, ld = ordered[k]
         outcome = judge(relinker, ld, at_risk_bad=not at_risk_good)
         families = []
@@ -270,20 +310,14 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
         steps.append({"linker": ld, "version": str(version), "verdict": outcome.verdict.value,
                       "check": outcome.check_verdict, "visible_families": families,
                       "seconds": round(outcome.seconds, 1)})
-        _say(f"{ld} ({version}): {outcome.verdict.value}")
-        if outcome.verdict.value == "skip":
-            raise ToolError(f"{ld} could not be judged: {outcome.reason}")
-        return outcome.verdict.value
+        _say(f"{ld} ({version}): {outcome.verdict.value} - {outcome.reason}")
+        return outcome.verdict
 
     try:
-        lo, hi = 0, len(ordered) - 1
-        if test(lo) != "good":
-            raise InputError(None, f"the oldest linker {ordered[lo][1]} is not good")
-        if test(hi) != "bad":
-            raise InputError(None, f"the newest linker {ordered[hi][1]} is not bad")
-        lo, hi = first_bad_release(len(ordered), lambda k: test(k) == "good")
+        search = first_bad_release(len(ordered), test, lambda k: ordered[k][1])
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    lo, hi = search.last_good, search.first_bad
     good_v, good_ld = ordered[lo]
     bad_v, bad_ld = ordered[hi]
     fam = {s["linker"]: set(s["visible_families"]) for s in steps}
@@ -291,15 +325,22 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
     command = shlex.join(["lldbisect", "bisect", "llvm", "--llvm-src",
                           str(llvm_src or "LLVM_CHECKOUT"), "--good", f"llvmorg-{good_v}",
                           "--bad", f"llvmorg-{bad_v}", "--kernel-build", str(kernel_build)])
+    skipped = [ordered[k][1] for k in search.skipped]
+    ambiguous = [ordered[k][1] for k in search.ambiguous()]
     doc = {"schema": "lldbisect.bisect-versions/1", "last_good": {"linker": good_ld,
            "version": str(good_v)}, "first_bad": {"linker": bad_ld, "version": str(bad_v)},
-           "new_visible_families": new, "steps": steps, "narrow_with": command}
+           "new_visible_families": new, "steps": steps, "narrow_with": command,
+           "skipped": skipped, "ambiguous": ambiguous}
     if as_json:
         click.echo(json.dumps(doc, indent=1))
     else:
         click.echo(f"last good: {good_ld} ({good_v})\nfirst bad: {bad_ld} ({bad_v})\n"
                    f"new with it, visible to kallsyms: {', '.join(new) or 'nothing'}\n"
                    f"narrow it to a commit with:\n  {command}")
+        if skipped:
+            click.echo(f"could not link this build (skipped): {', '.join(skipped)}"
+                       + (f"; the first bad may be among {', '.join(ambiguous)}"
+                          if ambiguous else ""))
 
 
 def linker_version(ld: str) -> Version:

@@ -82,7 +82,8 @@ class Worktree:
 
     def _git_main(self, *args: str) -> str:
         try:
-            return str(self.repo.git.execute(["git", *args]))
+            # --git-dir: a repository whose work tree has no .git (core.worktree) too.
+            return str(self.repo.git.execute(["git", f"--git-dir={self.repo.git_dir}", *args]))
         except git.GitCommandError as e:
             raise ToolError(f"git {' '.join(args[:2])} failed: {e.stderr.strip()[-300:]}")\
                 from None

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from lldbisect import debsource
 from lldbisect.errors import ToolError
+from lldbisect.steps import wrapped_linker
 
 __all__ = ["AT_RISK_PAD", "FAILING_PAD", "BuildResult", "TinyArmBuild"]
 
+CONFIG_LD = "/usr/lib/llvm-15/bin/ld.lld"  # the linker the build is configured with
 FAILING_PAD = 32686460  # lld 16: three passes, then "Inconsistent kallsyms data"
 AT_RISK_PAD = 32505856  # lld 16: a third pass that converges
 CLANG = "/usr/lib/llvm-14/bin/"
@@ -86,6 +88,11 @@ class TinyArmBuild:
         return self._tree
 
     @property
+    def config_ld(self) -> str | None:
+        """The linker the build is configured with (Kconfig's view), when installed."""
+        return CONFIG_LD if Path(CONFIG_LD).exists() else None
+
+    @property
     def build_dir(self) -> Path:
         return self.root / f"armv5-tiny-{self.tree.parent.name}"
 
@@ -97,11 +104,16 @@ class TinyArmBuild:
                                 " (run bisect-scripts/setup-machine)")
         argv = ["make", "-C", str(self.tree), f"O={self.build_dir}",
                 f"-j{jobs or os.cpu_count() or 2}", *self.make_args(pad)]
-        if ld:
-            argv.append(f"LD={ld}")
+        config_ld = self.config_ld or ld
+        env = dict(os.environ)
+        if config_ld:
+            # Kconfig always sees one linker, so changing ``ld`` relinks, never rebuilds.
+            wrapper, extra = wrapped_linker(self.build_dir, ld or config_ld, config_ld)
+            argv.append(f"LD={wrapper}")
+            env.update(extra)
         start = time.monotonic()
         done = subprocess.run([*argv, *targets], capture_output=True, text=True,
-                              errors="replace")
+                              errors="replace", env=env)
         return BuildResult(done.returncode, done.stdout + done.stderr,
                            time.monotonic() - start)
 

@@ -2,7 +2,8 @@
 
 Its commits change files under lld/, llvm/ and clang/ (our own text); lld/VERSION says
 which of Debian's real lld releases "building" that commit yields, so the bisect drives
-real linkers on a real kernel without an LLVM build.
+real linkers on a real kernel without an LLVM build. The culprit renames the v5 PIC
+thunk in our lld-style Thunks.cpp as lld 16 did, for scan-commit.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from pathlib import Path
 
 import git
 
+from tests.lldsource import THUNKS_2022, THUNKS_2023
+
 # (subject, {path: content}); lld/VERSION is the linker a build of the commit gives.
 HISTORY = [
-    ("Initial import", {"llvm/README.txt": "llvm\n", "lld/ELF/Thunks.cpp": "// thunks v1\n",
+    ("Initial import", {"llvm/README.txt": "llvm\n", "lld/ELF/Thunks.cpp": THUNKS_2022,
                         "lld/VERSION": "15\n", "clang/README.txt": "clang\n"}),
     ("[clang] Tweak a diagnostic", {"clang/README.txt": "clang 2\n"}),
     ("[lld] Driver: accept a new option", {"lld/ELF/Driver.cpp": "// driver\n"}),
     ("[llvm] Refactor a pass", {"llvm/lib/Pass.cpp": "// pass\n"}),
     ("[lld] Relocations: clean up", {"lld/ELF/Relocations.cpp": "// relocs\n"}),
     ("[lld][ARM] Use BX in v4/v5 PIC thunks",
-     {"lld/ELF/Thunks.cpp": "// thunks v2: __ARMv4PILongBXThunk_\n", "lld/VERSION": "16\n"}),
+     {"lld/ELF/Thunks.cpp": THUNKS_2023, "lld/VERSION": "16\n"}),
     ("[lld] Writer: a change that does not build",
      {"lld/ELF/Writer.cpp": "// broken\n", "lld/VERSION": "broken\n"}),
     ("[lld] Writer: fix the build", {"lld/ELF/Writer.cpp": "// fixed\n", "lld/VERSION": "16\n"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,32 @@ def test_hunt_between_two_given_linkers(tiny_arm: TinyArmBuild, tmp_path: Path) 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "first bad: " in done.stdout and "verified: with the patch" in done.stdout
     assert "__ARMv4PILongBXThunk_" in out.read_text()
+
+
+def test_hunt_over_llvm_commits_scans_the_culprit(tiny_arm: TinyArmBuild,
+                                                   tmp_path: Path) -> None:
+    """Two LLVM revisions: bisect the commits (each "built" by picking a Debian lld),
+    diagnose the culprit's build, scan the culprit commit, write the patch."""
+    from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, make_repo
+
+    assert tiny_arm.failing_pad("/usr/lib/llvm-16/bin/ld.lld") is not None
+    src = tmp_path / "llvm-project"
+    hashes = make_repo(src)
+    done = subprocess.run(
+        [sys.executable, "-m", "lldbisect", "hunt", "--kernel-build", str(tiny_arm.build_dir),
+         "--llvm-src", str(src), "--good", hashes[CULPRIT - 1], "--bad", hashes[CULPRIT],
+         "--build-cmd", BUILD_CMD.format(counter=tmp_path / "builds"), "--json"],
+        capture_output=True, text=True, env={**os.environ,
+                                             "LLDBISECT_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    assert doc["bisect"]["culprit"]["hexsha"] == hashes[CULPRIT]
+    assert doc["bisect"]["culprit"]["subject"] == HISTORY[CULPRIT][0]
+    assert doc["diagnosis"]["verdict"] == "diverged"
+    renamed = {(i["change"], i["pattern"], i["was"]["pattern"] if i["was"] else None): i
+               for i in doc["scan"]}
+    bx = renamed[("renamed", "__ARMv4PILongBXThunk_", "__ARMV5PILongThunk_")]
+    assert bx["hidden_by"] == {"6.1.192": None}  # 6.1 does not hide it: the regression
+    assert bx["observed"] and all(n.startswith("__ARMv4PILongBXThunk_")
+                                  for n in bx["observed"])
+    assert '+\t\t"__ARMv4PILongBXThunk_",' in doc["patch"]

@@ -1,0 +1,74 @@
+"""A bisect over LLVM commits, put together: the user's repository in a worktree of
+our own, the lld builder and its cache, and the relink-and-check predicate.
+
+Shared by ``bisect llvm`` and ``hunt --llvm-src``; the policy itself is bisect.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lldbisect.bisect import Bisector, BisectResult, Event
+from lldbisect.builders.cache import LinkerCache
+from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
+from lldbisect.errors import InputError
+from lldbisect.gitrepo import Worktree, open_repo
+from lldbisect.steps import KernelRelinker, judge
+
+__all__ = ["LlvmBisectOptions", "kernel_arch", "llvm_bisect"]
+
+
+@dataclass(frozen=True)
+class LlvmBisectOptions:
+    pathspec: tuple[str, ...] = ("lld",)
+    key_paths: tuple[str, ...] = ("lld", "llvm")
+    build_cmd: str | None = None
+    targets: str | None = None
+    retries: int = 1
+    at_risk_bad: bool = True
+
+
+def kernel_arch(build: Path) -> str:
+    """The machine of the build's vmlinux.o (what lld must target); arm by default."""
+    from lldbisect.elf import read_symbols
+
+    obj = build / "vmlinux.o"
+    if obj.exists():
+        try:
+            return read_symbols(obj).machine
+        except InputError:
+            pass
+    return "arm"
+
+
+def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
+                cache_root: Path, options: LlvmBisectOptions,
+                events: Callable[[Event], None]) -> tuple[BisectResult, LlvmBuilder]:
+    """Bisect ``good..bad`` of the LLVM checkout at ``llvm_src``; the builder gives the
+    culprit's (cached) linker. Raises InputError (not a repository, wrong endpoints),
+    ToolError; KeyboardInterrupt leaves a state that a rerun resumes."""
+    repo = open_repo(llvm_src)
+    tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
+    wt = Worktree(repo, cache_root / "worktrees" / tag)
+    recipe = LlvmRecipe(targets=options.targets or targets_for(kernel_arch(
+        relinker.build_dir)), command=options.build_cmd, key_paths=options.key_paths)
+    builder = LlvmBuilder(wt, cache_root / "llvm-build" / tag,
+                          LinkerCache(cache_root / "linkers"), recipe)
+    bisector = Bisector(wt, builder.linker_for,
+                        lambda ld: judge(relinker, ld, at_risk_bad=options.at_risk_bad),
+                        events, cache_root / "bisect" / f"{tag}.json", options.retries)
+    result = bisector.run(good, bad, list(options.pathspec))
+    if result.culprit is not None:
+        culprit_build = builder.linker_for(result.culprit.hexsha)
+        result.reproducer = shlex.join(
+            ["lldbisect", "run-step", "ld", "--ld", str(culprit_build.linker),
+             "--kernel-build", str(relinker.build_dir),
+             *[f"--make-arg={a}" for a in relinker.make_args]])
+        last = next((s for s in reversed(result.steps) if s.role == "confirm-culprit"), None)
+        if last is not None:
+            result.culprit_check = {"verdict": last.check_verdict, "reason": last.reason}
+    return result, builder
