@@ -23,7 +23,7 @@ from bench_symbols import median_time
 
 from lldbisect import debsource
 from lldbisect.probe.cases import CASES, linker_script
-from lldbisect.probe.run import _Assembler
+from lldbisect.probe.run import Assembler
 
 TREES = (("linux-source-6.1", None), ("linux-source-6.12", "trixie"))
 
@@ -37,7 +37,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "lldbisect", "probe", "--ld", args.ld]
 
     with tempfile.TemporaryDirectory() as tmp:
-        objects = _Assembler(Path(tmp))
+        objects = Assembler(Path(tmp))
         links = []
         for case in CASES:
             script = Path(tmp) / f"{case.name}.lds"

@@ -1,4 +1,4 @@
-"""The bisect commands: ``run-step`` for ``git bisect run``, and ``bisect llvm|versions``.
+"""The bisect commands: ``run-step`` for ``git bisect run``, and ``bisect llvm|kernel|versions``.
 
 Inside a bisect, exit statuses are git's: 0 good, 1 bad, 125 skip, and 128 or more to
 abort (lldbisect's own error, a missing tool, a broken cache, an interruption). Never 2,
@@ -123,7 +123,8 @@ def run_step_ld(ld: str, kernel_build: Path, make_args: tuple[str, ...],
 
 @click.group()
 def bisect() -> None:
-    """Find the change that broke convergence: over LLVM commits or linker releases."""
+    """Find the change that broke convergence: over LLVM or kernel commits, or linker
+    releases."""
 
 
 @bisect.command("llvm")

@@ -94,8 +94,7 @@ def scan_commit(repo: Path, rev: str, kernels: tuple[Path, ...], reports: tuple[
     trees = _kernels(kernels)
     observed = _observed(reports)
     info, changes = commit_changes(repo, rev)
-    items = annotate(scan((c.old_path, c.new_path, c.old_text, c.new_text) for c in changes),
-                     trees, observed)
+    items = annotate(scan(changes), trees, observed)
     labels = [label for label, _ in trees]
     if as_json:
         click.echo(json.dumps({"schema": "lldbisect.scan/1", "commit": info.hexsha,

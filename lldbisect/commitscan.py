@@ -12,11 +12,13 @@ or class, renamed.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Protocol
 
 from lldbisect.kernel.model import RuleKind, name_matches
 from lldbisect.kernel.rules import RuleSet
@@ -108,21 +110,22 @@ def patterns_in(path: str, text: str) -> list[Found]:
 def _cpp_patterns(text: str) -> list[Found]:
     found: dict[tuple[NamePattern, int], Found] = {}
     spans = []
+    scopes = _Scopes(text)
     for m in _NAME_CALL.finditer(text):
         start, end = m.end() - 1, _matching_paren(text, m.end() - 1)
         spans.append((start, end))
-        for f in _from_expression(text, start + 1, end):
+        for f in _from_expression(text, start + 1, end, scopes):
             found.setdefault((f.pattern, f.line), f)
     # "__X" + name outside those calls (a name built first, saved later).
     for m in _JOINED.finditer(text):
         if any(s <= m.start() < e for s, e in spans):
             continue
-        for f in _from_expression(text, *_statement(text, m.start())):
+        for f in _from_expression(text, *_statement(text, m.start()), scopes):
             found.setdefault((f.pattern, f.line), f)
     return sorted(found.values(), key=lambda f: f.line)
 
 
-def _from_expression(text: str, start: int, end: int) -> Iterator[Found]:
+def _from_expression(text: str, start: int, end: int, scopes: _Scopes) -> Iterator[Found]:
     """Patterns from one name-building expression: each literal with where it sits in
     the concatenation (first: prefix; last: suffix; between: substring)."""
     expr = text[start:end]
@@ -154,7 +157,7 @@ def _from_expression(text: str, start: int, end: int) -> Iterator[Found]:
         else:
             continue
         pos = start + lit.start()
-        yield Found(NamePattern(kind, value), _line_of(text, pos), _scope(text, pos),
+        yield Found(NamePattern(kind, value), _line_of(text, pos), scopes.at(pos),
                     " ".join(text[start:end].split())[:160])
 
 
@@ -173,6 +176,7 @@ def _streamed_after(text: str, before: str, end: int) -> bool:
 def _c_patterns(text: str) -> list[Found]:
     """printf formats naming a stub after its target: ``__%s_veneer``, ``%08x.x.%s``."""
     out = []
+    scopes = _Scopes(text)
     for m in _STRING.finditer(text):
         value = _unescape(m.group(1))
         parts = _PRINTF_TARGET.split(value)
@@ -190,7 +194,7 @@ def _c_patterns(text: str) -> list[Found]:
         if len(pattern.text) < 3 or not _NAMEISH.fullmatch(pattern.text):
             continue  # a message or a path, not a symbol name
         define = re.match(r"\s*#\s*define\s+(\w+)", _line_text(text, m.start()))
-        scope = define.group(1) if define else _scope(text, m.start())
+        scope = define.group(1) if define else scopes.at(m.start())
         out.append(Found(pattern, _line_of(text, m.start()), scope,
                          " ".join(_line_text(text, m.start()).split())[:160]))
     return out
@@ -233,18 +237,20 @@ def _line_text(text: str, pos: int) -> str:
     return text[start:] if end < 0 else text[start:end]
 
 
-def _scope(text: str, pos: int) -> str:
-    """The function (``ARMV5PILongThunk::addSymbols``) or class the position is in."""
-    head = text[:pos]
-    fn = None
-    for m in _FUNCTION.finditer(head):
-        fn = m
-    cls = None
-    for m in _CLASS.finditer(head):
-        cls = m
-    if fn and (cls is None or fn.start() > cls.start()):
-        return fn.group(1)
-    return cls.group(1) if cls else ""
+class _Scopes:
+    """Where each function (``ARMV5PILongThunk::addSymbols``) and class starts in one
+    file, found once, so naming the scope of a position is a binary search."""
+
+    def __init__(self, text: str) -> None:
+        marks = [(m.start(), m.group(1)) for m in _FUNCTION.finditer(text)]
+        marks += [(m.start(), m.group(1)) for m in _CLASS.finditer(text)]
+        marks.sort()
+        self.starts = [p for p, _ in marks]
+        self.names = [n for _, n in marks]
+
+    def at(self, pos: int) -> str:
+        k = bisect.bisect_right(self.starts, pos - 1)
+        return self.names[k - 1] if k else ""
 
 
 def _unescape(s: str) -> str:
@@ -255,11 +261,25 @@ def _method(scope: str) -> str:
     return scope.rsplit("::", 1)[-1]
 
 
-def scan(changes: Iterable[tuple[str | None, str | None, str, str]]) -> list[ScanItem]:
-    """The patterns added, removed and renamed by a commit's file changes, given as
-    (old path, new path, old text, new text)."""
+class FileChange(Protocol):
+    """One file a commit changed (``gitrepo.FileChange``): its text before and after."""
+
+    @property
+    def old_path(self) -> str | None: ...
+    @property
+    def new_path(self) -> str | None: ...
+    @property
+    def old_text(self) -> str: ...
+    @property
+    def new_text(self) -> str: ...
+
+
+def scan(changes: Iterable[FileChange]) -> list[ScanItem]:
+    """The patterns added, removed and renamed by a commit's file changes."""
     items: list[ScanItem] = []
-    for old_path, new_path, old_text, new_text in changes:
+    for change in changes:
+        old_path, new_path = change.old_path, change.new_path
+        old_text, new_text = change.old_text, change.new_text
         path = new_path or old_path or ""
         before = patterns_in(old_path, old_text) if old_path else []
         after = patterns_in(new_path, new_text) if new_path else []

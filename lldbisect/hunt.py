@@ -98,7 +98,8 @@ def hunt_llvm(relinker: KernelRelinker, llvm_src: Path, good: str, bad: str, *,
         return result
     culprit = bisected.culprit.hexsha
     built = builder.linker_for(culprit)
-    assert built.linker is not None  # the culprit tested bad: its linker built
+    if built.linker is None:  # it built when tested: the cache or the machine failed
+        raise ToolError(f"the culprit {culprit[:12]}'s linker no longer builds")
     result.first_bad = (str(built.linker), culprit)
     parent = next((s.revision for s in bisected.steps if s.role == "confirm-parent"), None)
     if parent is not None and (parent_ld := builder.linker_for(parent).linker) is not None:
@@ -110,7 +111,7 @@ def hunt_llvm(relinker: KernelRelinker, llvm_src: Path, good: str, bad: str, *,
     assert found is not None
     observed = {n for f in found.comparison.families for n in f.family.members}
     result.scan = annotate(
-        scan((c.old_path, c.new_path, c.old_text, c.new_text) for c in changes),
+        scan(changes),
         [(found.rules.version, found.rules)], observed)
     progress(f"culprit {culprit[:12]}: {len(result.scan)} symbol-name pattern change(s)")
     return result

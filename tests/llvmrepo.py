@@ -35,14 +35,15 @@ BUILD_CMD = ('v=$(cat "$LLDBISECT_SRC/lld/VERSION"); echo "$v" >> "{counter}"; '
              '[ "$v" = broken ] && exit 1; cp "/usr/lib/llvm-$v/bin/ld.lld" "$LLDBISECT_OUT"')
 
 
-def make_repo(path: Path) -> list[str]:
-    """Create the repository; returns the commit hashes in HISTORY order."""
+def commit_history(path: Path, history: list[tuple[str, dict[str, str]]]) -> list[str]:
+    """A new repository at ``path`` with one commit per (subject, {file: text});
+    returns the commit hashes in order."""
     repo = git.Repo.init(path)
     with repo.config_writer() as cfg:
         cfg.set_value("user", "name", "LLVM Fixture")
         cfg.set_value("user", "email", "fixture@example.org")
     hashes = []
-    for subject, files in HISTORY:
+    for subject, files in history:
         for rel, text in files.items():
             f = path / rel
             f.parent.mkdir(parents=True, exist_ok=True)
@@ -50,3 +51,8 @@ def make_repo(path: Path) -> list[str]:
             repo.index.add([rel])
         hashes.append(repo.index.commit(subject).hexsha)
     return hashes
+
+
+def make_repo(path: Path) -> list[str]:
+    """Create the repository; returns the commit hashes in HISTORY order."""
+    return commit_history(path, HISTORY)

@@ -63,3 +63,20 @@ def test_console_script_and_version() -> None:
     done = subprocess.run(["lldbisect", "--version"], capture_output=True, text=True,
                           check=True)
     assert done.stdout.startswith("lldbisect, version ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--kernel-src", "/nonexistent"], "/nonexistent: not a git repository"),
+    (["--kernel-src", "{repo}", "--config", "/nonexistent.config"],
+     "/nonexistent.config: no such file"),
+    (["--kernel-src", "{repo}", "--ld", "/nonexistent/ld"], "/nonexistent/ld: cannot run"),
+])
+def test_bisect_kernel_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    repo = tmp_path / "linux"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    argv = ["bisect", "kernel", "--good", "HEAD~1", "--bad", "HEAD", "--ld",
+            "/usr/lib/llvm-16/bin/ld.lld", *(a.format(repo=repo) for a in args)]
+    done = subprocess.run([sys.executable, "-m", "lldbisect", *argv], capture_output=True,
+                          text=True)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and done.stderr.count("\n") == 1

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 
 from lldbisect.commitscan import Change, patterns_in, scan
+from lldbisect.gitrepo import FileChange
 from lldbisect.kernel.model import RuleKind
 from tests import lldsource
 from tests.conftest import require
+from tests.llvmrepo import commit_history
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,25 +24,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True)
 
 
-def commit_all(path: Path, history: list[tuple[str, dict[str, str]]]) -> list[str]:
-    repo = git.Repo.init(path)
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "Fixture")
-        cfg.set_value("user", "email", "fixture@example.org")
-    out = []
-    for subject, files in history:
-        for rel, text in files.items():
-            (path / rel).parent.mkdir(parents=True, exist_ok=True)
-            (path / rel).write_text(text)
-            repo.index.add([rel])
-        out.append(repo.index.commit(subject).hexsha)
-    return out
-
-
 @pytest.fixture(scope="module")
 def lld_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     path = tmp_path_factory.mktemp("lld-history")
-    return path, commit_all(path, [
+    return path, commit_history(path, [
         ("Initial", {"lld/ELF/Thunks.cpp": lldsource.THUNKS_2019, "llvm/README": "x\n"}),
         ("[lld] Saver is now a function", {"lld/ELF/Thunks.cpp": lldsource.THUNKS_2022}),
         ("[llvm] Unrelated", {"llvm/README": "y\n"}),
@@ -53,7 +39,7 @@ def lld_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 @pytest.fixture(scope="module")
 def bfd_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     path = tmp_path_factory.mktemp("bfd-history")
-    return path, commit_all(path, [
+    return path, commit_history(path, [
         ("Initial", {"bfd/elf32-arm.c": lldsource.ELF32_ARM_OLD}),
         ("arm: call long-branch stubs veneers", {"bfd/elf32-arm.c": lldsource.ELF32_ARM_NEW}),
         ("ppc64: name stubs", {"bfd/elf64-ppc.c": lldsource.ELF64_PPC}),
@@ -185,5 +171,5 @@ def test_bad_input(lld_repo: tuple[Path, list[str]], tmp_path: Path, args: list[
 
 
 def test_scan_is_pure_over_texts() -> None:
-    items = scan([("a.cpp", "a.cpp", lldsource.THUNKS_2022, lldsource.THUNKS_2023)])
+    items = scan([FileChange("a.cpp", "a.cpp", lldsource.THUNKS_2022, lldsource.THUNKS_2023)])
     assert {i.change for i in items} == {Change.RENAMED}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -26,8 +27,9 @@ from lldbisect.errors import ElfError, InputError, ToolError
 from lldbisect.kernel.rules import RuleSet
 from lldbisect.patterns import Family, infer_families, normalised
 from lldbisect.probe.cases import Case, Source, linker_script
+from lldbisect.symtable import SymbolTable
 
-__all__ = ["CaseResult", "CaseStatus", "ProbeFamily", "identify", "probe"]
+__all__ = ["Assembler", "CaseResult", "CaseStatus", "ProbeFamily", "identify", "probe"]
 
 
 class CaseStatus(StrEnum):
@@ -78,7 +80,7 @@ def probe(ld: str, cases: Sequence[Case], kernels: Sequence[tuple[str, RuleSet]]
 
     Raises ToolError when clang is missing or fails on our own corpus."""
     gnu = "GNU ld" in identify(ld)
-    objects = _Assembler(cache)
+    objects = Assembler(cache)
     with tempfile.TemporaryDirectory(prefix="lldbisect-probe-") as tmp:
         def one(case: Case) -> CaseResult:
             result = _probe_case(ld, gnu, case, objects, Path(tmp), kernels)
@@ -90,7 +92,7 @@ def probe(ld: str, cases: Sequence[Case], kernels: Sequence[tuple[str, RuleSet]]
             return list(pool.map(one, cases))
 
 
-def _probe_case(ld: str, gnu: bool, case: Case, objects: _Assembler, tmp: Path,
+def _probe_case(ld: str, gnu: bool, case: Case, objects: Assembler, tmp: Path,
                 kernels: Sequence[tuple[str, RuleSet]]) -> CaseResult:
     start = time.monotonic()
     inputs = [objects.get(s) for s in case.sources]
@@ -119,15 +121,22 @@ def _probe_case(ld: str, gnu: bool, case: Case, objects: _Assembler, tmp: Path,
     except ElfError as e:  # the linker wrote something we cannot read: its failure
         return CaseResult(case, CaseStatus.UNSUPPORTED, e.message, (),
                           time.monotonic() - start)
+    return CaseResult(case, CaseStatus.OK, "", _families(table, known, kernels),
+                      time.monotonic() - start)
+
+
+def _families(table: SymbolTable, known: set[str],
+              kernels: Sequence[tuple[str, RuleSet]]) -> tuple[ProbeFamily, ...]:
+    """The families of what the linker made, each with the rule of each kernel that
+    hides all its members (None: kallsyms sees at least one)."""
     made = linker_made(table, known)
     names = table.names
-    families = infer_families([n for n in names if n in made], names)
     first: dict[str, int] = {}
     for i, n in enumerate(names):
         first.setdefault(n, i)
     width = 8 if table.elf_class == 32 else 16
     found = []
-    for f in families:
+    for f in infer_families([n for n in names if n in made], names):
         hidden = []
         for label, rules in kernels:
             rule = None
@@ -138,7 +147,7 @@ def _probe_case(ld: str, gnu: bool, case: Case, objects: _Assembler, tmp: Path,
                     break
             hidden.append((label, None if rule is None else rule.describe()))
         found.append(ProbeFamily(f, family_key(f), tuple(hidden)))
-    return CaseResult(case, CaseStatus.OK, "", tuple(found), time.monotonic() - start)
+    return tuple(found)
 
 
 def family_key(f: Family) -> str:
@@ -158,7 +167,7 @@ def _complaint(stderr: str) -> str:
     return pick[:300]
 
 
-class _Assembler:
+class Assembler:
     """Assembles corpus sources with clang, caching objects by content."""
 
     def __init__(self, cache: Path) -> None:
@@ -189,8 +198,6 @@ class _Assembler:
 
 
 def _which(program: str) -> str:
-    import shutil
-
     found = shutil.which(program)
     if found is None:
         raise ToolError(f"{program} not found: the probe assembles its corpus with it")
