@@ -16,13 +16,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from packaging.version import InvalidVersion, Version
 
 from lldbisect.errors import InputError
-from lldbisect.steps import KernelRelinker
+
+if TYPE_CHECKING:  # modules a command needs load when it runs, not with every command
+    from lldbisect.steps import KernelRelinker
 
 EXIT_GOOD, EXIT_BAD, EXIT_SKIP, EXIT_ABORT, EXIT_INTERRUPTED = 0, 1, 125, 128, 130
 _STATUS = {"good": EXIT_GOOD, "bad": EXIT_BAD, "skip": EXIT_SKIP}
@@ -39,6 +41,7 @@ def _cache_root(cache_dir: Path | None) -> Path:
 
 
 def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
+    from lldbisect.steps import KernelRelinker
 
     if not kernel_build.is_dir():
         raise InputError(kernel_build, "not a kernel build directory")
@@ -215,7 +218,7 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
     from lldbisect.bisect import Bisector
     from lldbisect.builders.kernel import KernelBuilder
     from lldbisect.gitrepo import Worktree, open_repo
-    from lldbisect.steps import judge
+    from lldbisect.steps import KernelRelinker, judge
 
     if config_file is not None and not config_file.is_file():
         raise InputError(config_file, "no such file")

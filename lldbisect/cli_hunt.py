@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lldbisect.errors import InputError
-from lldbisect.steps import KernelRelinker
 
 if TYPE_CHECKING:  # the command's modules load when it runs, not with the CLI
     from lldbisect.hunt import HuntResult
+    from lldbisect.steps import KernelRelinker
 
 
 def _say(message: str) -> None:
@@ -94,6 +94,7 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
 
 
 def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
+    from lldbisect.steps import KernelRelinker
     if not kernel_build.is_dir():
         raise InputError(kernel_build, "not a kernel build directory")
     return KernelRelinker(kernel_build, list(make_args) or None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lldbisect.commitscan import ScanItem
 from lldbisect.errors import InputError
+
+if TYPE_CHECKING:  # the command's modules load when it runs, not with the CLI
+    from lldbisect.commitscan import ScanItem
 
 
 def _observed(paths: tuple[Path, ...]) -> set[str]:
