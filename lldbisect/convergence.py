@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from itertools import compress, pairwise, repeat
 
 from lldbisect.kernel.model import Rule, RuleKind
@@ -50,13 +51,21 @@ class Stage:
     visibility: Visibility
     made: frozenset[str]  # linker-made names in this stage
 
+    @cached_property
+    def _in_table(self) -> Counter[str]:
+        return Counter(compress(self.table.names, self.visibility.kallsyms_mask()))
+
+    @cached_property
+    def _in_map(self) -> Counter[str]:
+        return Counter(compress(self.table.names, self.visibility.system_map_mask()))
+
     def in_table(self) -> Counter[str]:
         """Names in the kallsyms table, with multiplicity: what sizes the table."""
-        return Counter(compress(self.table.names, self.visibility.kallsyms_mask()))
+        return self._in_table
 
     def in_map(self) -> Counter[str]:
         """Names in System.map / the .syms list: what the kernel's final cmp compares."""
-        return Counter(compress(self.table.names, self.visibility.system_map_mask()))
+        return self._in_map
 
 
 @dataclass(frozen=True)
@@ -141,17 +150,23 @@ def diff_stages(a: Stage, b: Stage, examples: int = 8) -> StageDiff:
     vis_added, vis_removed = _multiset_diff(a.in_table(), b.in_table())
     made = a.made | b.made
     return StageDiff(a.label, b.label, added, removed, len(moved), moved[:examples],
-                     vis_added, vis_removed, a.in_map() != b.in_map(),
+                     vis_added, vis_removed, not _same(a.in_map(), b.in_map()),
                      [n for n in vis_added if n in made], [n for n in vis_removed if n in made])
 
 
 def _multiset_diff(before: Counter[str], after: Counter[str]) -> tuple[list[str], list[str]]:
     """(added, removed) names with multiplicity; item views keep the work in C."""
-    if before == after:
+    if _same(before, after):
         return [], []
     added = [n for n, k in after.items() - before.items() for _ in range(k - before[n])]
     removed = [n for n, k in before.items() - after.items() for _ in range(k - after[n])]
     return sorted(added), sorted(removed)
+
+
+def _same(a: Counter[str], b: Counter[str]) -> bool:
+    """Counter equality in C: ``Counter.__eq__`` loops in Python (zero counts, which
+    these never hold, aside)."""
+    return dict.__eq__(a, b) is True
 
 
 def _comparable(stage: Stage, other: Stage) -> Counter[str]:
