@@ -172,6 +172,7 @@ def _text(result: HuntResult) -> str:
 def _demo_build(lds: list[str]) -> KernelRelinker:
     """The tiny ARMv5 6.1 build in the cache, at a padding the newest lld fails."""
     from lldbisect.repro import TinyArmBuild
+    from lldbisect.steps import KernelRelinker
 
     if len(lds) < 2:
         raise InputError(None, "the demo needs two or more Debian lld-N packages"
