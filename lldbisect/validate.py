@@ -72,13 +72,20 @@ class BuildResult:
     build: str
     old: StepOutcome
     new: StepOutcome
+    at_risk_bad: bool = True  # else an at-risk build ranks with a converged one
 
     @staticmethod
     def state(outcome: StepOutcome) -> str:
         return outcome.check_verdict or "no-link"
 
+    def _rank(self, outcome: StepOutcome) -> int:
+        state = self.state(outcome)
+        if state == "at-risk" and not self.at_risk_bad:
+            state = "converged"
+        return _RANK[state]
+
     def regressed(self) -> bool:
-        return _RANK[self.state(self.new)] > _RANK[self.state(self.old)]
+        return self._rank(self.new) > self._rank(self.old)
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,7 @@ def validate(new_ld: str, old_ld: str, cases: Sequence[Case],
         # The new linker first: the build is left linked by the baseline.
         new = judge(relinker, new_ld, at_risk_bad=at_risk_bad)
         old = judge(relinker, old_ld, at_risk_bad=at_risk_bad)
-        found = BuildResult(str(relinker.build_dir), old, new)
+        found = BuildResult(str(relinker.build_dir), old, new, at_risk_bad)
         tick(f"{relinker.build_dir}: {BuildResult.state(old)} -> {BuildResult.state(new)}")
         return found
 

@@ -198,3 +198,23 @@ def test_readme_release_table_is_what_the_linkers_do(kernel_args: list[str]) -> 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("<!-- release-table -->\n")[1].split("<!-- /release-table -->")[0]
     assert block.splitlines() == release_table(kernel_args)
+
+
+@pytest.mark.parametrize("old, new, at_risk_bad, regressed", [
+    ("converged", "diverged", True, True),
+    ("converged", "at-risk", True, True),
+    ("converged", "at-risk", False, False),  # --at-risk-good
+    ("at-risk", "converged", True, False),
+    (None, "converged", True, False),  # the baseline could not link it
+    ("converged", None, True, True),  # the new linker cannot
+    ("diverged", "diverged", True, False),
+])
+def test_build_regression_ranks(old: str | None, new: str | None, at_risk_bad: bool,
+                                regressed: bool) -> None:
+    from lldbisect.steps import StepOutcome, StepVerdict
+    from lldbisect.validate import BuildResult
+
+    def outcome(state: str | None) -> StepOutcome:
+        return StepOutcome(StepVerdict.SKIP, "", 1.0, state)
+
+    assert BuildResult("b", outcome(old), outcome(new), at_risk_bad).regressed() is regressed
