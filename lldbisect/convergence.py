@@ -158,8 +158,16 @@ def _multiset_diff(before: Counter[str], after: Counter[str]) -> tuple[list[str]
     """(added, removed) names with multiplicity; item views keep the work in C."""
     if _same(before, after):
         return [], []
-    added = [n for n, k in after.items() - before.items() for _ in range(k - before[n])]
-    removed = [n for n, k in before.items() - after.items() for _ in range(k - after[n])]
+    added = [n for n in after.keys() - before.keys() for _ in range(after[n])]
+    removed = [n for n in before.keys() - after.keys() for _ in range(before[n])]
+    # A name on both sides can only change its count if one side has it twice or more;
+    # key views and this filter stay cheaper than differencing (name, count) items.
+    repeated = {n for n, k in after.items() if k > 1}
+    repeated.update(n for n, k in before.items() if k > 1)
+    for n in repeated:
+        k = after[n] - before[n]
+        if n in before and n in after and k:
+            (added if k > 0 else removed).extend(repeat(n, abs(k)))
     return sorted(added), sorted(removed)
 
 
