@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shlex
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from packaging.version import InvalidVersion, Version
 
 from lldbisect.errors import InputError
+from lldbisect.linkerid import release
 
 if TYPE_CHECKING:  # modules a command needs load when it runs, not with every command
     from lldbisect.steps import KernelRelinker
@@ -224,7 +222,7 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
         raise InputError(config_file, "no such file")
     repo = open_repo(kernel_src)
     ld = shutil.which(ld) or ld
-    linker_version(ld)  # a linker that does not run is the user's to fix, up front
+    release(ld)  # a linker that does not run is the user's to fix, up front
     root = _cache_root(cache_dir)
     tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
     wt = Worktree(repo, root / "worktrees" / f"kernel-{tag}")
@@ -301,7 +299,7 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
     from lldbisect.steps import StepVerdict, judge
 
     relinker = _relinker(kernel_build, make_args)
-    ordered = sorted(((linker_version(ld), ld) for ld in linkers), key=lambda v: v[0])
+    ordered = sorted(((release(ld), ld) for ld in linkers), key=lambda v: v[0])
     steps: list[dict[str, Any]] = []
 
     def test(k: int) -> StepVerdict:
@@ -345,20 +343,3 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
             click.echo(f"could not link this build (skipped): {', '.join(skipped)}"
                        + (f"; the first bad may be among {', '.join(ambiguous)}"
                           if ambiguous else ""))
-
-
-def linker_version(ld: str) -> Version:
-    """A linker's version from its --version. Raises InputError if it has none."""
-    try:
-        out = subprocess.run([*ld.split(), "--version"], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise InputError(ld, f"cannot run: {e}") from None
-    m = re.search(r"(?:LLD|GNU ld[^\n]*?)\s+(\d+\.\d+(?:\.\d+)?)", out) or re.search(
-        r"(\d+\.\d+(?:\.\d+)?)", out)
-    if not m:
-        raise InputError(ld, "its --version names no version")
-    try:
-        return Version(m.group(1))
-    except InvalidVersion:
-        raise InputError(ld, f"unreadable version {m.group(1)!r}") from None

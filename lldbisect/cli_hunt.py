@@ -101,10 +101,10 @@ def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
 
 
 def _over_releases(relinker: KernelRelinker, lds: list[str], verify: bool) -> HuntResult:
-    from lldbisect.cli_bisect import linker_version
     from lldbisect.hunt import hunt as run_hunt
+    from lldbisect.linkerid import release
 
-    versions = [(linker_version(ld), ld) for ld in lds]
+    versions = [(release(ld), ld) for ld in lds]
     return run_hunt(relinker, versions, progress=_say, tree_is_ours=verify)
 
 

@@ -92,8 +92,8 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
       lldbisect probe --ld /usr/lib/llvm-16/bin/ld.lld --arch arm \\
           --kernel "$(lldbisect kernel-source linux-source-6.1)"
     """
+    from lldbisect.linkerid import version_line
     from lldbisect.probe.render import probe_json, probe_text
-    from lldbisect.probe.run import identify
     from lldbisect.probe.run import probe as run_probe
 
     if list_cases:
@@ -103,7 +103,7 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
         raise click.UsageError("Missing option '--ld' (or use --list).")
     cases = _cases(arches, case_names)
     trees = _kernels(kernels)
-    version = identify(ld)
+    version = version_line(ld)
     results = run_probe(ld, cases, trees, cache=_cache(), jobs=jobs)
     labels = [label for label, _ in trees]
     if as_json:

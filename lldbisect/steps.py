@@ -19,6 +19,7 @@ from pathlib import Path
 from lldbisect.check import check_build
 from lldbisect.convergence import Verdict
 from lldbisect.errors import ToolError
+from lldbisect.linkerid import kernel_number
 
 __all__ = ["KernelRelinker", "StepOutcome", "StepVerdict", "configured_linker", "judge",
            "wrapped_linker"]
@@ -126,24 +127,7 @@ def configured_linker(build_dir: Path, make_args: list[str]) -> str | None:
         want = int(bfd.group(1))
     else:
         return None
-    return next((c for c in candidates if _ld_version_number(c) == want), None)
-
-
-def _ld_version_number(ld: str) -> int | None:
-    """The number the kernel's scripts/ld-version.sh computes: 10000*major + 100*minor
-    + patch."""
-    try:
-        out = subprocess.run([ld, "--version"], capture_output=True, text=True,
-                             errors="replace", timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    first = out.splitlines()[0] if out else ""
-    m = re.search(r"LLD (\d+)\.(\d+)\.(\d+)", first) or re.search(
-        r"(\d+)\.(\d+)(?:\.(\d+))?\S*$", first)
-    if m is None:
-        return None
-    major, minor, patch = (int(x or 0) for x in m.groups())
-    return 10000 * major + 100 * minor + patch
+    return next((c for c in candidates if kernel_number(c) == want), None)
 
 
 def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> StepOutcome:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from lldbisect.errors import InputError
 from lldbisect.kernel.rules import RuleSet
+from lldbisect.linkerid import version_line
 from lldbisect.probe.cases import Case
-from lldbisect.probe.run import CaseResult, CaseStatus, ProbeFamily, identify, probe
+from lldbisect.probe.run import CaseResult, CaseStatus, ProbeFamily, probe
 from lldbisect.steps import KernelRelinker, StepOutcome, judge
 
 __all__ = ["BuildResult", "CaseChange", "FamilyChange", "Shard", "Validation", "validate"]
@@ -150,7 +151,7 @@ def validate(new_ld: str, old_ld: str, cases: Sequence[Case],
     mine = [u for k, u in enumerate(units) if shard.pick(k)]
     my_cases = [u for u in mine if isinstance(u, Case)]
     my_builds = [u for u in mine if isinstance(u, KernelRelinker)]
-    result = Validation(new_ld, old_ld, identify(new_ld), identify(old_ld),
+    result = Validation(new_ld, old_ld, version_line(new_ld), version_line(old_ld),
                         [label for label, _ in kernels], shard)
     total, done = len(mine), 0
 

@@ -69,7 +69,7 @@ def test_console_script_and_version() -> None:
     (["--kernel-src", "/nonexistent"], "/nonexistent: not a git repository"),
     (["--kernel-src", "{repo}", "--config", "/nonexistent.config"],
      "/nonexistent.config: no such file"),
-    (["--kernel-src", "{repo}", "--ld", "/nonexistent/ld"], "/nonexistent/ld: cannot run"),
+    (["--kernel-src", "{repo}", "--ld", "/nonexistent/ld"], "/nonexistent/ld: no such linker"),
 ])
 def test_bisect_kernel_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
     repo = tmp_path / "linux"

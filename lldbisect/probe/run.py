@@ -23,13 +23,14 @@ from pathlib import Path
 
 from lldbisect.convergence import linker_made
 from lldbisect.elf import read_symbols
-from lldbisect.errors import ElfError, InputError, ToolError
+from lldbisect.errors import ElfError, ToolError
 from lldbisect.kernel.rules import RuleSet
+from lldbisect.linkerid import version_line
 from lldbisect.patterns import Family, infer_families, normalised
 from lldbisect.probe.cases import Case, Source, linker_script
 from lldbisect.symtable import SymbolTable
 
-__all__ = ["Assembler", "CaseResult", "CaseStatus", "ProbeFamily", "identify", "probe"]
+__all__ = ["Assembler", "CaseResult", "CaseStatus", "ProbeFamily", "probe"]
 
 
 class CaseStatus(StrEnum):
@@ -56,30 +57,13 @@ class CaseResult:
     seconds: float
 
 
-def identify(ld: str) -> str:
-    """The linker's ``--version`` first line. Raises InputError when it does not run."""
-    try:
-        done = subprocess.run([ld, "--version"], capture_output=True, text=True,
-                              errors="replace", timeout=60)
-    except FileNotFoundError:
-        raise InputError(ld, "no such linker") from None
-    except PermissionError:
-        raise InputError(ld, "not executable") from None
-    except OSError as e:
-        raise InputError(ld, f"cannot run: {e.strerror or e}") from None
-    first = (done.stdout.strip().splitlines() or [""])[0]
-    if done.returncode or not first:
-        raise InputError(ld, "does not answer --version: not a linker")
-    return first
-
-
 def probe(ld: str, cases: Sequence[Case], kernels: Sequence[tuple[str, RuleSet]], *,
           cache: Path, jobs: int | None = None,
           progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
     """Link every case with ``ld``; results in the cases' order.
 
     Raises ToolError when clang is missing or fails on our own corpus."""
-    gnu = "GNU ld" in identify(ld)
+    gnu = "GNU ld" in version_line(ld)
     objects = Assembler(cache)
     with tempfile.TemporaryDirectory(prefix="lldbisect-probe-") as tmp:
         def one(case: Case) -> CaseResult:
