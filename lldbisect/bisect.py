@@ -263,6 +263,8 @@ class Bisector:
                 result.steps.append(step)
                 total += 1
                 agree += step.verdict == want
+        # What check found at the culprit: its last confirmation.
+        result.culprit_check = {"verdict": step.check_verdict, "reason": step.reason}
         result.confidence = agree / total
         result.confirmed = agree == total
         if self.noop_check:

@@ -244,9 +244,6 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
                                  ["lldbisect", "run-step", "ld", "--ld", ld, "--kernel-build",
                                   str(builder.build_dir),
                                   *[f"--make-arg={a}" for a in builder.make_args]]))
-        last = next((s for s in reversed(result.steps) if s.role == "confirm-culprit"), None)
-        if last is not None:
-            result.culprit_check = {"verdict": last.check_verdict, "reason": last.reason}
     _report(result.to_json(), as_json, builds=builder.builds, what="kernel configurations")
     sys.exit(0 if result.culprit is not None else 1)
 

@@ -68,7 +68,4 @@ def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
             ["lldbisect", "run-step", "ld", "--ld", str(culprit_build.linker),
              "--kernel-build", str(relinker.build_dir),
              *[f"--make-arg={a}" for a in relinker.make_args]])
-        last = next((s for s in reversed(result.steps) if s.role == "confirm-culprit"), None)
-        if last is not None:
-            result.culprit_check = {"verdict": last.check_verdict, "reason": last.reason}
     return result, builder
