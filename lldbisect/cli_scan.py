@@ -89,11 +89,11 @@ def scan_commit(repo: Path, rev: str, kernels: tuple[Path, ...], reports: tuple[
       lldbisect scan-commit ~/llvm-project 1a2b3c4 \\
           --kernel ~/linux --observed check.json
     """
-    from lldbisect.cli_validate import _kernels
     from lldbisect.commitscan import annotate, scan
     from lldbisect.gitrepo import commit_changes
+    from lldbisect.kernel.rules import load_labelled
 
-    trees = _kernels(kernels)
+    trees = load_labelled(kernels)
     observed = _observed(reports)
     info, changes = commit_changes(repo, rev)
     items = annotate(scan(changes), trees, observed)

@@ -18,7 +18,7 @@ from lldbisect.errors import InputError
 from lldbisect.probe.cases import ARCHES, Case, select
 
 if TYPE_CHECKING:  # the command's modules load when it runs, not with the CLI
-    from lldbisect.kernel.rules import RuleSet
+    pass
 
 _arch_option = click.option(
     "--arch", "arches", multiple=True, metavar="ARCH",
@@ -41,16 +41,6 @@ def _cases(arches: tuple[str, ...], names: tuple[str, ...]) -> list[Case]:
         return select(arches, names)
     except KeyError as e:
         raise InputError(None, str(e.args[0])) from None
-
-
-def _kernels(paths: tuple[Path, ...]) -> list[tuple[str, RuleSet]]:
-    """Each tree's rules, labelled by its version (by its path when versions repeat)."""
-    from lldbisect.kernel.rules import load_rules
-
-    loaded = [(p, load_rules(p)) for p in paths]
-    versions = [r.version for _, r in loaded]
-    return [(r.version if versions.count(r.version) == 1 else f"{r.version} ({p})", r)
-            for p, r in loaded]
 
 
 def _cache() -> Path:
@@ -92,6 +82,7 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
       lldbisect probe --ld /usr/lib/llvm-16/bin/ld.lld --arch arm \\
           --kernel "$(lldbisect kernel-source linux-source-6.1)"
     """
+    from lldbisect.kernel.rules import load_labelled
     from lldbisect.linkerid import version_line
     from lldbisect.probe.render import probe_json, probe_text
     from lldbisect.probe.run import probe as run_probe
@@ -102,7 +93,7 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
     if not ld:
         raise click.UsageError("Missing option '--ld' (or use --list).")
     cases = _cases(arches, case_names)
-    trees = _kernels(kernels)
+    trees = load_labelled(kernels)
     version = version_line(ld)
     results = run_probe(ld, cases, trees, cache=_cache(), jobs=jobs)
     labels = [label for label, _ in trees]
@@ -151,13 +142,14 @@ def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tupl
           --baseline /usr/lib/llvm-15/bin/ld.lld \\
           --kernel "$(lldbisect kernel-source linux-source-6.1)" --junit validate.xml
     """
+    from lldbisect.kernel.rules import load_labelled
     from lldbisect.probe.render import validation_json, validation_junit, validation_text
     from lldbisect.steps import KernelRelinker
     from lldbisect.validate import Shard
     from lldbisect.validate import validate as run_validate
 
     cases = _cases(arches, case_names)
-    trees = _kernels(kernels)
+    trees = load_labelled(kernels)
     relinkers = []
     for b in builds:
         if not (b / "vmlinux.o").is_file() and not (b / "Makefile").is_file():

@@ -20,7 +20,8 @@ from lldbisect.kernel.mksysmap import parse_mksysmap
 from lldbisect.kernel.model import Rule, RuleKind, Stage
 from lldbisect.symtable import UNDEFINED_LETTERS, SymbolTable
 
-__all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_rules"]
+__all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_labelled",
+           "load_rules"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,15 @@ def load_rules(path: Path | str) -> RuleSet:
     if forms[1].startswith("F2") and reads_sysmap:
         forms[1] = "F3" + forms[1][2:]  # the same arrays, after mksysmap's filtering
     return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules))
+
+
+def load_labelled(paths: Iterable[Path]) -> list[tuple[str, RuleSet]]:
+    """Each tree's rules, labelled by its version (by its path too when versions repeat).
+    Raises as ``load_rules``."""
+    loaded = [(p, load_rules(p)) for p in paths]
+    versions = [r.version for _, r in loaded]
+    return [(r.version if versions.count(r.version) == 1 else f"{r.version} ({p})", r)
+            for p, r in loaded]
 
 
 def _form(name: str, text: str, rules: Iterable[Rule]) -> str:
