@@ -59,7 +59,17 @@ def _json(obj: object) -> None:
     _write(json.dumps(obj, indent=1).encode() + b"\n")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group that imports a subcommand's module the first time it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_LAZY))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or _load_lazy(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lldbisect")
 def cli() -> None:
     """Hunt down linker changes that break the Linux kernel's kallsyms link.
@@ -91,7 +101,8 @@ def symbols(file: Path, as_json: bool, dynamic: bool, all_symbols: bool,
     table = read_symbols(file, dynamic=dynamic, all_symbols=all_symbols,
                          special_symbols=special_syms)
     if not as_json:
-        _write(table.nm_listing())
+        table.write_nm_listing(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
         return
     _json({
         "schema": "lldbisect.symbols/1",
@@ -400,28 +411,47 @@ def kernel_source(package: str, suite: str | None, full: bool) -> None:
     click.echo(str(debsource.kernel_source(package, suite, full=full)))
 
 
-def _add_bisect_commands() -> None:
-    from lldbisect.cli_bisect import bisect, run_step
+def _bisect_group(name: str) -> click.Command:
+    from lldbisect import cli_bisect
 
-    for name, sub in list(run_step.commands.items()):
-        run_step.commands[name] = _guarded(sub, name)
-    for sub in list(bisect.commands.values()):
-        assert sub.callback is not None
-        sub.callback = handles_errors(sub.callback)
-    cli.add_command(run_step)
-    cli.add_command(bisect)
-    from lldbisect.cli_hunt import hunt
+    group: click.Group = getattr(cli_bisect, name)
+    for sub_name, sub in list(group.commands.items()):
+        if name == "run_step":
+            group.commands[sub_name] = _guarded(sub, sub_name)
+        else:
+            assert sub.callback is not None
+            sub.callback = handles_errors(sub.callback)
+    return group
 
-    assert hunt.callback is not None
-    hunt.callback = handles_errors(hunt.callback)
-    cli.add_command(hunt)
-    from lldbisect.cli_scan import scan_commit
-    from lldbisect.cli_validate import probe, validate
 
-    for command in (probe, validate, scan_commit):
-        assert command.callback is not None
-        command.callback = handles_errors(command.callback)
-        cli.add_command(command)
+def _command(module: str, name: str) -> click.Command:
+    from importlib import import_module
+
+    command: click.Command = getattr(import_module(f"lldbisect.{module}"), name)
+    assert command.callback is not None
+    command.callback = handles_errors(command.callback)
+    return command
+
+
+# Commands whose modules import git, subprocess machinery and hashlib: loaded only when
+# asked for, so `symbols` and `check` start in half the time.
+_LAZY: dict[str, Callable[[], click.Command]] = {
+    "run-step": lambda: _bisect_group("run_step"),
+    "bisect": lambda: _bisect_group("bisect"),
+    "hunt": lambda: _command("cli_hunt", "hunt"),
+    "scan-commit": lambda: _command("cli_scan", "scan_commit"),
+    "probe": lambda: _command("cli_validate", "probe"),
+    "validate": lambda: _command("cli_validate", "validate"),
+}
+
+
+def _load_lazy(name: str) -> click.Command | None:
+    loader = _LAZY.get(name)
+    if loader is None:
+        return None
+    command = loader()
+    cli.add_command(command, name)
+    return command
 
 
 def _guarded(command: click.Command, name: str) -> click.Command:
@@ -441,9 +471,6 @@ def _guarded(command: click.Command, name: str) -> click.Command:
 
     command.callback = run
     return command
-
-
-_add_bisect_commands()
 
 
 def main() -> None:
