@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import struct
 import sys
 from array import array
@@ -289,9 +290,10 @@ def _decode_symbols(raw: _RawTable, e_machine: int, machine: str, sl: SectionLet
     keep = _visible(strings, offsets, ends, infos, 0 if special_symbols else e_machine,
                     all_symbols)
     if keep is not None:
-        offsets, ends, addresses, sizes = (
-            array(col.typecode, compress(col, keep)) for col in (offsets, ends, addresses, sizes))
-        shndx = array(shndx.typecode, compress(shndx, keep))
+        # Kept symbols come in runs (between file and section symbols): copy runs, not items.
+        runs = [m.span() for m in re.finditer(b"\1+", keep)]
+        offsets, ends, addresses, sizes, shndx = (
+            _kept(col, runs) for col in (offsets, ends, addresses, sizes, shndx))
         infos = bytes(compress(infos, keep))
         if versions is not None:
             versions = list(compress(versions, keep))
@@ -304,6 +306,14 @@ def _decode_symbols(raw: _RawTable, e_machine: int, machine: str, sl: SectionLet
                        addresses=addresses, sizes=sizes, letters=letters, infos=infos,
                        shndx=shndx, section_names=section_names, strtab=strings,
                        name_offsets=offsets, name_ends=ends, versions=versions)
+
+
+def _kept(column: array[int], runs: list[tuple[int, int]]) -> array[int]:
+    """The items of ``column`` inside ``runs`` (start, end) of indices."""
+    raw, size = column.tobytes(), column.itemsize
+    out = array(column.typecode)
+    out.frombytes(b"".join([raw[a * size:b * size] for a, b in runs]))
+    return out
 
 
 def _array(typecode: str, data: bytes | memoryview, little: bool) -> array[int]:

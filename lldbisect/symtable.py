@@ -11,7 +11,7 @@ import gc
 import io
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, compress, count, islice, repeat
 from operator import eq
@@ -123,14 +123,20 @@ class SymbolTable:
 
     def nm_order(self) -> Sequence[int]:
         """Indices in ``nm -n`` order: undefined first by name, then by address, name."""
-        keys: Sequence[int] = self.addresses
-        if self.num_undefined():
-            keys = [-1 if c in UNDEFINED_LETTERS else a for c, a in zip(self.letters, keys)]
-        # Sorting on ints alone is 4x faster than on (address, name) tuples; names
-        # then order only the runs of equal addresses. Arrays keep the peak down.
-        order = array("I", sorted(range(len(keys)), key=keys.__getitem__))
-        ties = list(compress(count(), map(eq, map(keys.__getitem__, order),
-                                          map(keys.__getitem__, islice(order, 1, None)))))
+        undefined = self.num_undefined()
+        packed = _packed_order(self.addresses, self.letters if undefined else "")
+        if packed is not None:
+            order, prefixes = packed
+            ties = compress(count(), map(eq, prefixes, islice(prefixes, 1, None)))
+        else:
+            keys: Sequence[int] = self.addresses
+            if undefined:
+                keys = [-1 if c in UNDEFINED_LETTERS else a
+                        for c, a in zip(self.letters, keys)]
+            order = array("I", sorted(range(len(keys)), key=keys.__getitem__))
+            ties = compress(count(), map(eq, map(keys.__getitem__, order),
+                                         map(keys.__getitem__, islice(order, 1, None))))
+        # The sort key holds no name: names order only the runs of equal addresses.
         by_name = self.name
         run_start = run_end = -2
         for pos in chain(ties, (-2,)):
@@ -161,9 +167,9 @@ class SymbolTable:
                 blanks = max(0, min(undefined - start, n))
                 flat: list[bytes] = [b""] * (4 * n)
                 flat[0:4 * blanks:4] = [blank] * blanks
-                flat[4 * blanks::4] = _hex([self.addresses[i] for i in chunk[blanks:]],
+                flat[4 * blanks::4] = _hex(map(self.addresses.__getitem__, chunk[blanks:]),
                                            width // 2)
-                flat[1::4] = [mids[self.letters[i]] for i in chunk]
+                flat[1::4] = map(mids.__getitem__, map(self.letters.__getitem__, chunk))
                 names = self._name_bytes(chunk)
                 if self.versions is not None:
                     versions = self.versions
@@ -179,14 +185,69 @@ class SymbolTable:
         return buf.getvalue()
 
 
-def _hex(values: list[int], nbytes: int) -> list[bytes]:
+def _hex(values: Iterable[int], nbytes: int) -> list[bytes]:
     """Zero-padded lower-case hex of each value, formatted in one C call."""
-    if not values:
-        return []
     arr = array("I" if nbytes == 4 else "Q", values)
+    if not arr:
+        return []
     if sys.byteorder == "little":
         arr.byteswap()
     return arr.tobytes().hex(" ", nbytes).encode().split(b" ")
+
+
+# Ranks 1..126 keep the top byte of a packed key at or below 0x7E, so the key read as an
+# IEEE double is finite and positive; rank 0 is the undefined symbols'.
+_MAX_RANKS = 126
+_UNDEFINED_TABLE = bytes(1 if chr(c) in UNDEFINED_LETTERS else 0 for c in range(256))
+
+
+def _packed_order(addresses: array[int], letters: str
+                  ) -> tuple[array[int], array[int]] | None:
+    """``addresses`` sorted by (address, index) in C: (the order, each sorted key without
+    its index). None where the packing does not fit (it then falls back to a keyed sort).
+
+    Each key is one 64-bit word: rank of the address's high 32 bits (a kernel image has
+    two: 0 and 0xffffffff), its low 32 bits, and the 24-bit index. Positive doubles order
+    like their bit patterns, so a list of the words read as floats sorts with CPython's
+    float fast path: 3x faster than ints through a key function, at a third the memory.
+    Undefined symbols (``letters`` given) get rank 0 and address 0: nm puts them first.
+    """
+    n = len(addresses)
+    if sys.byteorder != "little" or n >= 1 << 24 or addresses.itemsize != 8:
+        return None
+    raw = addresses.tobytes()
+    high = array("I", raw)[1::2]
+    distinct = sorted(set(high))
+    if len(distinct) > _MAX_RANKS:
+        return None
+    if len(distinct) == 1:
+        ranks = b"\1" * n
+    else:
+        rank_of = {h: r for r, h in enumerate(distinct, start=1)}
+        ranks = bytes(map(rank_of.__getitem__, high))
+    del high
+    key = bytearray(8 * n)
+    index = array("I", range(n)).tobytes()
+    for k in range(3):
+        key[k::8] = index[k::4]
+    del index
+    for k in range(4):
+        key[3 + k::8] = raw[k::8]
+    del raw
+    key[7::8] = ranks
+    if letters:
+        for i in compress(count(), letters.encode("latin-1").translate(_UNDEFINED_TABLE)):
+            key[8 * i + 3:8 * i + 8] = bytes(5)
+    floats = array("d", key).tolist()
+    del key
+    floats.sort()
+    packed = bytearray(array("d", floats).tobytes())
+    del floats
+    order = bytearray(4 * n)
+    for k in range(3):
+        order[k::4] = packed[k::8]
+        packed[k::8] = bytes(n)
+    return array("I", order), array("Q", packed)
 
 
 @contextmanager
