@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from heapq import nsmallest
 from itertools import compress, pairwise, repeat
+from operator import ne
 
 from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import RuleSet, Visibility
@@ -104,15 +106,14 @@ def linker_made(table: SymbolTable, inputs: Iterable[str] | None,
     names that embed another symbol of the image (``<prefix><sym>``, ``<sym><suffix>``,
     ``<hex>.<kind>.<sym>``) and are code."""
     script = set(defined_by_script)
-    names = table.names
 
     def ordinary(name: str) -> bool:
         return (name in STANDARD_LINKER_SYMBOLS or name in script
                 or _SECTION_BOUNDARY.fullmatch(name) is not None)
 
     if inputs is not None:
-        known = set(inputs)
-        return frozenset(n for n in names if n not in known and not ordinary(n))
+        unknown = table.name_counts().keys() - inputs  # in C; few names are left to see
+        return frozenset(n for n in unknown if not ordinary(n))
     return _made_by_structure(table, ordinary)
 
 
@@ -122,7 +123,7 @@ def _made_by_structure(table: SymbolTable, ordinary: Callable[[str], bool]) -> f
     share the suffix. A heuristic for builds without their inputs."""
     from lldbisect.patterns import affix_candidates
 
-    targets = set(table.names)
+    targets = table.name_counts().keys()
     letters = table.letters
     found: dict[str, list[tuple[str, str]]] = {}
     for i, name in enumerate(table.names):
@@ -145,11 +146,13 @@ def diff_stages(a: Stage, b: Stage, examples: int = 8) -> StageDiff:
     ca, cb = _comparable(a, b), _comparable(b, a)
     added, removed = _multiset_diff(ca, cb)
     first_a, first_b = _first_address(a.table), _first_address(b.table)
-    # Names whose (first) address changed: a C-level difference of the item views.
-    moved = sorted(n for n, _ in first_b.items() - first_a.items() if n in first_a)
+    # Names whose (first) address changed, looked up in C; a name new in b gets its own
+    # address back as the default, so it does not count as moved.
+    changed = map(ne, map(first_a.get, first_b.keys(), first_b.values()), first_b.values())
+    moved = list(compress(first_b.keys(), changed))
     vis_added, vis_removed = _multiset_diff(a.in_table(), b.in_table())
     made = a.made | b.made
-    return StageDiff(a.label, b.label, added, removed, len(moved), moved[:examples],
+    return StageDiff(a.label, b.label, added, removed, len(moved), nsmallest(examples, moved),
                      vis_added, vis_removed, not _same(a.in_map(), b.in_map()),
                      [n for n in vis_added if n in made], [n for n in vis_removed if n in made])
 
@@ -162,8 +165,8 @@ def _multiset_diff(before: Counter[str], after: Counter[str]) -> tuple[list[str]
     removed = [n for n in before.keys() - after.keys() for _ in range(before[n])]
     # A name on both sides can only change its count if one side has it twice or more;
     # key views and this filter stay cheaper than differencing (name, count) items.
-    repeated = {n for n, k in after.items() if k > 1}
-    repeated.update(n for n, k in before.items() if k > 1)
+    repeated = set(compress(after.keys(), map((1).__lt__, after.values())))
+    repeated.update(compress(before.keys(), map((1).__lt__, before.values())))
     for n in repeated:
         k = after[n] - before[n]
         if n in before and n in after and k:
@@ -182,7 +185,7 @@ def _comparable(stage: Stage, other: Stage) -> Counter[str]:
     listing holds only what mksysmap kept, so an ELF image is cut down to that too."""
     if other.table.machine == "nm listing" and stage.table.machine != "nm listing":
         return stage.in_map()
-    return Counter(stage.table.names)
+    return stage.table.name_counts()
 
 
 def _first_address(table: SymbolTable) -> dict[str, int]:
@@ -196,7 +199,7 @@ def family_reports(stage: Stage, families: Sequence[Family], rules: RuleSet
     table, vis = stage.table, stage.visibility
     names = table.names
     visible_names = set(compress(names, vis.kallsyms_mask()))
-    collateral = _collateral(families, [n for n in set(names) if n not in stage.made])
+    collateral = _collateral(families, list(table.name_counts().keys() - stage.made))
     reports = []
     for fam, hit in zip(families, collateral):
         visible = sorted(n for n in fam.members if n in visible_names)

@@ -159,3 +159,27 @@ def test_mksysmap_equals_running_it(tree: str, tmp_path: Path) -> None:
     lines = text.splitlines()
     ours = {lines[i] for i in range(len(lines)) if vis.in_system_map(i)}
     assert ours == _real_sysmap(TREES / tree, listing, tmp_path)
+
+
+def _hitting(rule_kind: RuleKind, pattern: str) -> str:
+    return {RuleKind.PREFIX: pattern + "x", RuleKind.SUFFIX: "x" + pattern,
+            RuleKind.SUBSTRING: "x" + pattern + "x"}.get(rule_kind, pattern)
+
+
+@pytest.mark.parametrize("tree", ERAS)
+@pytest.mark.parametrize("where", ["first", "last", "alone"])
+def test_table_pass_agrees_with_per_symbol_rules(tree: str, where: str) -> None:
+    """``apply`` skips the pass of a pattern no name holds (one search of all names
+    joined): a name that holds it at the very start or end of that string still counts."""
+    rs = _rules(tree)
+    for rule in rs.rules:
+        if rule.kind not in (RuleKind.PREFIX, RuleKind.SUFFIX, RuleKind.SUBSTRING,
+                             RuleKind.EXACT) or not rule.pattern.isprintable():
+            continue
+        hit = _hitting(rule.kind, rule.pattern)
+        names = {"first": [hit, "plain_name"], "last": ["plain_name", hit],
+                 "alone": [hit]}[where]
+        table = parse_nm_listing("".join(f"{16 * k:08x} t {n}\n" for k, n in enumerate(names)))
+        vis = rs.apply(table)
+        for i, name in enumerate(names):
+            assert vis.in_kallsyms(i) == (rs.hiding_rule(name) is None), (rule, name)

@@ -138,17 +138,35 @@ def _nm_line(address: int, letter: str, name: str, width: int) -> str:
     return f"{address:0{width}x} {letter} {name}"
 
 
+_PRESENCE_CHECKS = 4
+
+
 class _LazyLines:
-    """The ``nm -n`` lines, made only if a rule needs the whole line."""
+    """The ``nm -n`` lines, made only if a rule needs the whole line; and every name in
+    one string, to skip the per-name pass of a pattern no name contains."""
 
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
         self._lines: list[str] | None = None
+        self._joined: str | None = None
 
     def get(self) -> list[str]:
         if self._lines is None:
             self._lines = nm_lines(self.table)
         return self._lines
+
+    def present(self, patterns: Iterable[str], before: str = "", after: str = ""
+                ) -> list[str]:
+        """The patterns that occur in some name (``before``/``after`` = "\\n": at its
+        start / end); a false hit (a name holding a newline) only costs a pass. One
+        search costs an eighth of a pass over the names: worth it for a few patterns."""
+        patterns = list(patterns)
+        if len(patterns) > _PRESENCE_CHECKS:
+            return patterns
+        if self._joined is None:
+            self._joined = "\n" + "\n".join(self.table.names) + "\n"
+        joined = self._joined
+        return [p for p in patterns if before + p + after in joined]
 
 
 def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
@@ -158,9 +176,11 @@ def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
     masks: list[bytes] = []
     plain = [r for r in rules if r.regex is None or _name_equivalent(r)]
     exact = {r.pattern for r in plain if r.kind is RuleKind.EXACT}
-    prefixes = tuple(r.pattern for r in plain if r.kind is RuleKind.PREFIX)
-    suffixes = tuple(r.pattern for r in plain if r.kind is RuleKind.SUFFIX)
-    subs = [r.pattern for r in plain if r.kind is RuleKind.SUBSTRING]
+    prefixes = tuple(lines.present((r.pattern for r in plain if r.kind is RuleKind.PREFIX),
+                                   before="\n"))
+    suffixes = tuple(lines.present((r.pattern for r in plain if r.kind is RuleKind.SUFFIX),
+                                   after="\n"))
+    subs = lines.present(r.pattern for r in plain if r.kind is RuleKind.SUBSTRING)
     if exact:
         masks.append(bytes(map(exact.__contains__, names)))
     if prefixes:
@@ -181,8 +201,9 @@ def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
                     kept[k] = 0
             mask = bytes(kept)
         masks.append(mask)
+    # Name-equivalent rules were matched above, as the plain kinds they are.
     name_regexes = [r.name_regex or r.regex for r in rules if r.regex is not None and (
-        r.stage is Stage.KALLSYMS or r.name_regex is not None)]
+        r.stage is Stage.KALLSYMS or r.name_regex is not None) and not _name_equivalent(r)]
     line_regexes = [r.regex for r in rules if r.regex is not None and r.stage is
                     Stage.MKSYSMAP and r.name_regex is None and not _name_equivalent(r)]
     for subjects, regexes in ((names, name_regexes), (None, line_regexes)):
