@@ -12,9 +12,9 @@ import io
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import chain, compress, count, islice, repeat
+from itertools import chain, compress, count, islice
 from operator import eq
 from typing import BinaryIO, NamedTuple
 
@@ -131,10 +131,15 @@ class SymbolTable:
 
     def nm_order(self) -> Sequence[int]:
         """Indices in ``nm -n`` order: undefined first by name, then by address, name."""
+        return self._nm_sorted()[0]
+
+    def _nm_sorted(self) -> tuple[array[int], array[int] | None]:
+        """``nm_order``, and the addresses in that order when the sort gave them."""
         undefined = self.num_undefined()
         packed = _packed_order(self.addresses, self.letters if undefined else "")
+        in_order = None
         if packed is not None:
-            order, prefixes = packed
+            order, prefixes, in_order = packed
             ties = compress(count(), map(eq, prefixes, islice(prefixes, 1, None)))
         else:
             keys: Sequence[int] = self.addresses
@@ -155,36 +160,42 @@ class SymbolTable:
                 order[run_start:run_end + 2] = array(
                     "I", sorted(order[run_start:run_end + 2], key=by_name))
             run_start = run_end = pos
-        return order
+        return order, in_order
 
     def sorted_symbols(self) -> list[Symbol]:
         """The symbols in ``nm -n`` order."""
         return list(map(self.symbol, self.nm_order()))
 
     def write_nm_listing(self, out: BinaryIO) -> None:
-        """Write exactly the bytes ``nm -n`` prints for this table, in chunks."""
+        """Write exactly the bytes ``nm -n`` prints for this table, in chunks.
+
+        Each line is two pieces: ``"\\n" ADDRESS " X "`` (the newline ending the line
+        before), built for a whole chunk in C, and the name; so the output starts with
+        one newline too many and ends one short.
+        """
         with no_gc():
-            order = self.nm_order()
+            order, in_order = self._nm_sorted()
             width = 8 if self.elf_class == 32 else 16
             undefined = self.num_undefined()  # they sort first
-            mids = {c: f" {c} ".encode() for c in set(self.letters)}
-            blank = b" " * width
+            letters = self.letters.encode("latin-1")
             for start in range(0, len(order), _CHUNK):
                 chunk = order[start:start + _CHUNK]
                 n = len(chunk)
-                blanks = max(0, min(undefined - start, n))
-                flat: list[bytes] = [b""] * (4 * n)
-                flat[0:4 * blanks:4] = [blank] * blanks
-                flat[4 * blanks::4] = _hex(map(self.addresses.__getitem__, chunk[blanks:]),
-                                           width // 2)
-                flat[1::4] = map(mids.__getitem__, map(self.letters.__getitem__, chunk))
+                pieces: list[bytes] = [b""] * (2 * n)
+                pieces[0::2] = _line_starts(
+                    in_order[start:start + _CHUNK] if in_order is not None
+                    else array("Q", map(self.addresses.__getitem__, chunk)),
+                    bytes(map(letters.__getitem__, chunk)), width,
+                    max(0, min(undefined - start, n)))
                 names = self._name_bytes(chunk)
                 if self.versions is not None:
                     versions = self.versions
                     names = [b + versions[i].encode("latin-1") for b, i in zip(names, chunk)]
-                flat[2::4] = names
-                flat[3::4] = repeat(b"\n", n)
-                out.write(b"".join(flat))
+                pieces[1::2] = names
+                text = b"".join(pieces)
+                out.write(text[1:] if start == 0 else text)
+            if order:
+                out.write(b"\n")
 
     def nm_listing(self) -> bytes:
         """The bytes ``nm -n`` prints for this table."""
@@ -193,14 +204,25 @@ class SymbolTable:
         return buf.getvalue()
 
 
-def _hex(values: Iterable[int], nbytes: int) -> list[bytes]:
-    """Zero-padded lower-case hex of each value, formatted in one C call."""
-    arr = array("I" if nbytes == 4 else "Q", values)
-    if not arr:
-        return []
+def _line_starts(addresses: array[int], letters: bytes, width: int, blanks: int
+                 ) -> list[bytes]:
+    """``"\\n" + address + " X "`` for each symbol (spaces for the first ``blanks``
+    addresses), assembled with strided copies in one buffer and split at the NUL that
+    ends each: no Python work per line."""
+    n = len(addresses)
+    step = width + 5
     if sys.byteorder == "little":
-        arr.byteswap()
-    return arr.tobytes().hex(" ", nbytes).encode().split(b" ")
+        addresses.byteswap()
+    digits = addresses.tobytes().hex().encode()  # 16 per address, most significant first
+    buf = bytearray(step * n)
+    buf[0::step] = b"\n" * n
+    for k in range(width):
+        buf[1 + k::step] = digits[16 - width + k::16]
+        buf[1 + k:step * blanks:step] = b" " * blanks
+    buf[width + 1::step] = b" " * n
+    buf[width + 2::step] = letters
+    buf[width + 3::step] = b" " * n
+    return bytes(buf[:-1]).split(b"\0") if n else []
 
 
 # Ranks 1..126 keep the top byte of a packed key at or below 0x7E, so the key read as an
@@ -210,9 +232,10 @@ _UNDEFINED_TABLE = bytes(1 if chr(c) in UNDEFINED_LETTERS else 0 for c in range(
 
 
 def _packed_order(addresses: array[int], letters: str
-                  ) -> tuple[array[int], array[int]] | None:
+                  ) -> tuple[array[int], array[int], array[int]] | None:
     """``addresses`` sorted by (address, index) in C: (the order, each sorted key without
-    its index). None where the packing does not fit (it then falls back to a keyed sort).
+    its index, the addresses in that order: 0 for undefined symbols). None where the
+    packing does not fit (it then falls back to a keyed sort).
 
     Each key is one 64-bit word: rank of the address's high 32 bits (a kernel image has
     two: 0 and 0xffffffff), its low 32 bits, and the 24-bit index. Positive doubles order
@@ -255,7 +278,14 @@ def _packed_order(addresses: array[int], letters: str
     for k in range(3):
         order[k::4] = packed[k::8]
         packed[k::8] = bytes(n)
-    return array("I", order), array("Q", packed)
+    # The addresses back from the keys: low half as it is, high half from its rank.
+    in_order = bytearray(8 * n)
+    ranks = bytes(packed[7::8])
+    for k in range(4):
+        in_order[k::8] = packed[3 + k::8]
+        high_byte = bytes([0, *((h >> 8 * k) & 0xFF for h in distinct)])
+        in_order[4 + k::8] = ranks.translate(high_byte.ljust(256, b"\0"))
+    return array("I", order), array("Q", packed), array("Q", in_order)
 
 
 @contextmanager

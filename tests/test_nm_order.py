@@ -22,10 +22,12 @@ _SYMBOL = st.tuples(st.sampled_from(["a", "b", "ab", "", "\xe9", "__Thunk_a"]),
                     st.sampled_from("TtDdUwvAa"))
 
 
-def _table(addresses: list[int], symbols: list[tuple[str, str]]) -> SymbolTable:
+def _table(addresses: list[int], symbols: list[tuple[str, str]], elf_class: int = 64
+           ) -> SymbolTable:
     n = min(len(addresses), len(symbols))
     return SymbolTable(
-        path="<test>", elf_class=64, machine="test", addresses=array("Q", addresses[:n]),
+        path="<test>", elf_class=elf_class, machine="test",
+        addresses=array("Q", addresses[:n]),
         sizes=array("Q", bytes(8 * n)), letters="".join(c for _, c in symbols[:n]),
         infos=bytes(n), shndx=array("I", bytes(4 * n)), section_names=(),
         names=[name for name, _ in symbols[:n]])
@@ -61,3 +63,22 @@ def test_many_high_words_fall_back_to_the_keyed_sort() -> None:
     table = _table(addresses, [("x", "T")] * len(addresses))
     assert _packed_order(table.addresses, "") is None
     assert list(table.nm_order()) == list(range(199, -1, -1))
+
+
+@given(st.lists(_PACKABLE | _ANY, max_size=60), st.lists(_SYMBOL, max_size=60),
+       st.sampled_from([32, 64]))
+@settings(max_examples=300)
+def test_listing_is_nm_lines_in_that_order(addresses: list[int],
+                                           symbols: list[tuple[str, str]],
+                                           elf_class: int) -> None:
+    width = elf_class // 4
+    table = _table([a & (2**elf_class - 1) for a in addresses], symbols, elf_class)
+
+    def line(i: int) -> str:
+        letter, name = table.letters[i], table.name(i)
+        if letter in UNDEFINED_LETTERS:
+            return f"{'':{width}} {letter} {name}\n"
+        return f"{table.addresses[i]:0{width}x} {letter} {name}\n"
+
+    expected = "".join(map(line, _expected(table))).encode("latin-1")
+    assert table.nm_listing() == expected
