@@ -411,17 +411,21 @@ def kernel_source(package: str, suite: str | None, full: bool) -> None:
     click.echo(str(debsource.kernel_source(package, suite, full=full)))
 
 
-def _bisect_group(name: str) -> click.Command:
-    from lldbisect import cli_bisect
+def _run_step() -> click.Command:
+    from lldbisect.cli_bisect import run_step
 
-    group: click.Group = getattr(cli_bisect, name)
-    for sub_name, sub in list(group.commands.items()):
-        if name == "run_step":
-            group.commands[sub_name] = _guarded(sub, sub_name)
-        else:
-            assert sub.callback is not None
-            sub.callback = handles_errors(sub.callback)
-    return group
+    for name, sub in list(run_step.commands.items()):
+        run_step.commands[name] = _guarded(sub, name)
+    return run_step
+
+
+def _bisect() -> click.Command:
+    from lldbisect.cli_bisect import bisect
+
+    for sub in bisect.commands.values():
+        assert sub.callback is not None
+        sub.callback = handles_errors(sub.callback)
+    return bisect
 
 
 def _command(module: str, name: str) -> click.Command:
@@ -434,10 +438,10 @@ def _command(module: str, name: str) -> click.Command:
 
 
 # Commands whose modules import git, subprocess machinery and hashlib: loaded only when
-# asked for, so `symbols` and `check` start in half the time.
+# asked for, so that `symbols` and `check` start faster.
 _LAZY: dict[str, Callable[[], click.Command]] = {
-    "run-step": lambda: _bisect_group("run_step"),
-    "bisect": lambda: _bisect_group("bisect"),
+    "run-step": _run_step,
+    "bisect": _bisect,
     "hunt": lambda: _command("cli_hunt", "hunt"),
     "scan-commit": lambda: _command("cli_scan", "scan_commit"),
     "probe": lambda: _command("cli_validate", "probe"),

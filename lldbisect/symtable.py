@@ -211,9 +211,11 @@ def _line_starts(addresses: array[int], letters: bytes, width: int, blanks: int
     ends each: no Python work per line."""
     n = len(addresses)
     step = width + 5
+    big_endian = array("Q")
+    big_endian.frombytes(addresses.tobytes())
     if sys.byteorder == "little":
-        addresses.byteswap()
-    digits = addresses.tobytes().hex().encode()  # 16 per address, most significant first
+        big_endian.byteswap()
+    digits = big_endian.tobytes().hex().encode()  # 16 per address, most significant first
     buf = bytearray(step * n)
     buf[0::step] = b"\n" * n
     for k in range(width):
