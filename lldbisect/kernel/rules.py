@@ -108,9 +108,9 @@ class RuleSet:
     def apply(self, table: SymbolTable) -> Visibility:
         """Which stages hide each symbol of ``table``; ``Visibility`` names the rules."""
         names, letters = table.names, table.letters
-        lines = _LazyLines(table)
-        sysmap = _hidden_mask(self.stage(Stage.MKSYSMAP), names, letters, lines)
-        kallsyms = _hidden_mask(self.stage(Stage.KALLSYMS), names, letters, lines)
+        text = _TableText(table)
+        sysmap = _hidden_mask(self.stage(Stage.MKSYSMAP), names, letters, text)
+        kallsyms = _hidden_mask(self.stage(Stage.KALLSYMS), names, letters, text)
         return Visibility(sysmap, kallsyms, self.kallsyms_reads_sysmap, self, table)
 
     def hiding_rule(self, name: str, letter: str = "t", address: int = 0,
@@ -141,16 +141,17 @@ def _nm_line(address: int, letter: str, name: str, width: int) -> str:
 _PRESENCE_CHECKS = 4
 
 
-class _LazyLines:
-    """The ``nm -n`` lines, made only if a rule needs the whole line; and every name in
-    one string, to skip the per-name pass of a pattern no name contains."""
+class _TableText:
+    """A table as text, made only when asked for: its ``nm -n`` lines, for a rule that
+    reads the whole line; all its names in one string, to skip the per-name pass of a
+    pattern no name contains."""
 
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
         self._lines: list[str] | None = None
         self._joined: str | None = None
 
-    def get(self) -> list[str]:
+    def lines(self) -> list[str]:
         if self._lines is None:
             self._lines = nm_lines(self.table)
         return self._lines
@@ -170,17 +171,17 @@ class _LazyLines:
 
 
 def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
-                 lines: _LazyLines) -> bytes:
+                 text: _TableText) -> bytes:
     """1 per symbol some rule hides: one C-level pass per rule kind, OR-ed as integers."""
     n = len(names)
     masks: list[bytes] = []
     plain = [r for r in rules if r.regex is None or _name_equivalent(r)]
     exact = {r.pattern for r in plain if r.kind is RuleKind.EXACT}
-    prefixes = tuple(lines.present((r.pattern for r in plain if r.kind is RuleKind.PREFIX),
-                                   before="\n"))
-    suffixes = tuple(lines.present((r.pattern for r in plain if r.kind is RuleKind.SUFFIX),
-                                   after="\n"))
-    subs = lines.present(r.pattern for r in plain if r.kind is RuleKind.SUBSTRING)
+    prefixes = tuple(text.present((r.pattern for r in plain if r.kind is RuleKind.PREFIX),
+                                  before="\n"))
+    suffixes = tuple(text.present((r.pattern for r in plain if r.kind is RuleKind.SUFFIX),
+                                  after="\n"))
+    subs = text.present(r.pattern for r in plain if r.kind is RuleKind.SUBSTRING)
     if exact:
         masks.append(bytes(map(exact.__contains__, names)))
     if prefixes:
@@ -209,7 +210,7 @@ def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
     for subjects, regexes in ((names, name_regexes), (None, line_regexes)):
         if not regexes:
             continue
-        targets = subjects if subjects is not None else lines.get()
+        targets = subjects if subjects is not None else text.lines()
         if any(re.search(r"\\[1-9]", rx) for rx in regexes):  # backrefs: one at a time
             sources = list(regexes)
         else:
