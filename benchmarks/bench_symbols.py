@@ -125,12 +125,15 @@ def main() -> None:
         cli_t = wall([lldbisect, "symbols", str(path)], args.runs)
         lib_t = in_process(path, args.runs)
         peak, tables = peak_memory(path)
+        start = wall([sys.executable, "-c", "import lldbisect.cli, lldbisect.elf"], args.runs)
         print(f"{label}: {path} ({n} symbols)")
         print(f"  nm -n                     {nm_t:7.3f} s   (baseline)")
         print(f"  lldbisect symbols (CLI)   {cli_t:7.3f} s   ratio {cli_t / nm_t:4.2f}x"
               "  (target 1.5x)")
         print(f"  read_symbols + listing    {lib_t:7.3f} s   ratio {lib_t / nm_t:4.2f}x"
               "  (in-process)")
+        print(f"  Python start + imports    {start:7.3f} s   ratio {start / nm_t:4.2f}x"
+              "  (before the command reads a byte)")
         print(f"  peak memory               {peak:7.1f} MB  = {peak / tables:4.2f}x the"
               f" {tables:.1f} MB of .symtab+.strtab (target 3x)\n")
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, compress, count, islice
 from operator import eq
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple, Protocol
 
-__all__ = ["UNDEFINED_LETTERS", "Symbol", "SymbolTable", "no_gc"]
+__all__ = ["UNDEFINED_LETTERS", "Symbol", "SymbolTable", "Writer", "no_gc"]
 
 # nm prints no address for these.
 UNDEFINED_LETTERS = frozenset("Uwv")
@@ -30,6 +30,12 @@ STT_NAMES = {
 }
 _PSEUDO_SECTIONS = {0: "*UND*", 0xFFF1: "*ABS*", 0xFFF2: "*COM*"}
 _CHUNK = 8192  # lines formatted and written at a time
+
+
+class Writer(Protocol):
+    """Where a listing goes: a binary file, ``sys.stdout.buffer``, a ``BytesIO``."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class Symbol(NamedTuple):
@@ -166,7 +172,7 @@ class SymbolTable:
         """The symbols in ``nm -n`` order."""
         return list(map(self.symbol, self.nm_order()))
 
-    def write_nm_listing(self, out: BinaryIO) -> None:
+    def write_nm_listing(self, out: Writer) -> None:
         """Write exactly the bytes ``nm -n`` prints for this table, in chunks.
 
         Each line is two pieces: ``"\\n" ADDRESS " X "`` (the newline ending the line
