@@ -10,15 +10,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from lldbisect.errors import InputError
 from lldbisect.probe.cases import ARCHES, Case, select
-
-if TYPE_CHECKING:  # the command's modules load when it runs, not with the CLI
-    pass
 
 _arch_option = click.option(
     "--arch", "arches", multiple=True, metavar="ARCH",
