@@ -7,22 +7,18 @@ abort (lldbisect's own error, a missing tool, a broken cache, an interruption). 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from lldbisect.errors import InputError
 from lldbisect.linkerid import release
-
-if TYPE_CHECKING:  # modules a command needs load when it runs, not with every command
-    from lldbisect.steps import KernelRelinker
 
 EXIT_GOOD, EXIT_BAD, EXIT_SKIP, EXIT_ABORT, EXIT_INTERRUPTED = 0, 1, 125, 128, 130
 _STATUS = {"good": EXIT_GOOD, "bad": EXIT_BAD, "skip": EXIT_SKIP}
@@ -36,14 +32,6 @@ def _cache_root(cache_dir: Path | None) -> Path:
     from lldbisect import debsource
 
     return cache_dir or debsource.cache_dir()
-
-
-def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
-    from lldbisect.steps import KernelRelinker
-
-    if not kernel_build.is_dir():
-        raise InputError(kernel_build, "not a kernel build directory")
-    return KernelRelinker(kernel_build, list(make_args) or None)
 
 
 kernel_options = [
@@ -91,7 +79,7 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
     from lldbisect.builders.cache import LinkerCache
     from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe
     from lldbisect.gitrepo import Worktree, open_repo
-    from lldbisect.steps import judge
+    from lldbisect.steps import KernelRelinker, judge
 
     repo = open_repo(Path.cwd())
     root = _cache_root(None)
@@ -103,7 +91,7 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
     if built.failed or built.linker is None:
         _say(f"lld did not build: skip\n{built.log[-800:]}")
         sys.exit(EXIT_SKIP)
-    outcome = judge(_relinker(kernel_build, make_args), str(built.linker),
+    outcome = judge(KernelRelinker.of_build(kernel_build, make_args), str(built.linker),
                     at_risk_bad=not at_risk_good)
     _say(f"{outcome.verdict.value}: {outcome.reason}")
     sys.exit(_STATUS[outcome.verdict.value])
@@ -115,9 +103,10 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
 def run_step_ld(ld: str, kernel_build: Path, make_args: tuple[str, ...],
                 at_risk_good: bool) -> None:
     """Relink with a given linker and judge (for kernel bisects and reproducers)."""
-    from lldbisect.steps import judge
+    from lldbisect.steps import KernelRelinker, judge
 
-    outcome = judge(_relinker(kernel_build, make_args), ld, at_risk_bad=not at_risk_good)
+    outcome = judge(KernelRelinker.of_build(kernel_build, make_args), ld,
+                    at_risk_bad=not at_risk_good)
     _say(f"{outcome.verdict.value}: {outcome.reason}")
     sys.exit(_STATUS[outcome.verdict.value])
 
@@ -162,8 +151,9 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
           --bad llvmorg-16.0.0 --kernel-build ~/build/arm
     """
     from lldbisect.llvmbisect import LlvmBisectOptions, llvm_bisect
+    from lldbisect.steps import KernelRelinker
 
-    relinker = _relinker(kernel_build, make_args)
+    relinker = KernelRelinker.of_build(kernel_build, make_args)
     options = LlvmBisectOptions(pathspec, key_paths, build_cmd, targets, retries,
                                 at_risk_bad=not at_risk_good)
     try:
@@ -215,7 +205,7 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
     """
     from lldbisect.bisect import Bisector
     from lldbisect.builders.kernel import KernelBuilder
-    from lldbisect.gitrepo import Worktree, open_repo
+    from lldbisect.gitrepo import Worktree, open_repo, repo_tag
     from lldbisect.steps import KernelRelinker, judge
 
     if config_file is not None and not config_file.is_file():
@@ -224,7 +214,7 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
     ld = shutil.which(ld) or ld
     release(ld)  # a linker that does not run is the user's to fix, up front
     root = _cache_root(cache_dir)
-    tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
+    tag = repo_tag(repo)
     wt = Worktree(repo, root / "worktrees" / f"kernel-{tag}")
     builder = KernelBuilder(wt, root / "kernel-build" / tag, ld, list(make_args),
                             config_file, defconfig)
@@ -293,9 +283,9 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
     """
     from lldbisect.bisect import first_bad_release
     from lldbisect.check import check_build
-    from lldbisect.steps import StepVerdict, judge
+    from lldbisect.steps import KernelRelinker, StepVerdict, judge
 
-    relinker = _relinker(kernel_build, make_args)
+    relinker = KernelRelinker.of_build(kernel_build, make_args)
     ordered = sorted(((release(ld), ld) for ld in linkers), key=lambda v: v[0])
     steps: list[dict[str, Any]] = []
 

@@ -65,21 +65,24 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
       lldbisect hunt --kernel-build ~/build/arm --llvm-src ~/llvm-project \\
           --good llvmorg-15.0.7 --bad llvmorg-16.0.0
     """
+    from lldbisect.steps import KernelRelinker
+
     if llvm_src is not None:
         if kernel_build is None or not good or not bad or demo or linkers:
             raise click.UsageError("--llvm-src needs --kernel-build, --good and --bad"
                                    " (and no --ld or --demo)")
-        result = _over_commits(_relinker(kernel_build, make_args), llvm_src, good, bad,
-                               build_cmd, verify)
+        result = _over_commits(KernelRelinker.of_build(kernel_build, make_args), llvm_src,
+                               good, bad, build_cmd, verify)
     elif demo:
-        from lldbisect.hunt import installed_lld
+        from lldbisect.linkerid import installed_lld
 
-        result = _over_releases(_demo_build(installed_lld()), installed_lld(), True)
+        lds = installed_lld()
+        result = _over_releases(_demo_build(lds), lds, True)
     else:
         if kernel_build is None or len(linkers) < 2:
             raise click.UsageError("give --demo, --kernel-build and two or more --ld,"
                                    " or --kernel-build and --llvm-src")
-        result = _over_releases(_relinker(kernel_build, make_args),
+        result = _over_releases(KernelRelinker.of_build(kernel_build, make_args),
                                 [shutil.which(ld) or ld for ld in linkers], verify)
     proposal = result.proposal
     if output is not None and proposal is not None and proposal.patch:
@@ -91,13 +94,6 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
         click.echo(_text(result), nl=False)
     ok = proposal is not None and proposal.patch is not None and result.verified is not False
     sys.exit(0 if ok else 1)
-
-
-def _relinker(kernel_build: Path, make_args: tuple[str, ...]) -> KernelRelinker:
-    from lldbisect.steps import KernelRelinker
-    if not kernel_build.is_dir():
-        raise InputError(kernel_build, "not a kernel build directory")
-    return KernelRelinker(kernel_build, list(make_args) or None)
 
 
 def _over_releases(relinker: KernelRelinker, lds: list[str], verify: bool) -> HuntResult:
@@ -119,8 +115,10 @@ def _over_commits(relinker: KernelRelinker, llvm_src: Path, good: str, bad: str,
                          options=LlvmBisectOptions(build_cmd=build_cmd), progress=_say,
                          tree_is_ours=verify)
     except KeyboardInterrupt:
+        from lldbisect.cli_bisect import EXIT_INTERRUPTED
+
         _say("interrupted; rerun the same command to resume")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _json(result: HuntResult) -> dict[str, Any]:

@@ -8,6 +8,7 @@ resumed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import git
 
 from lldbisect.errors import InputError, ToolError
 
-__all__ = ["BisectState", "CommitInfo", "Worktree", "identity", "open_repo", "remaining"]
+__all__ = ["BisectState", "CommitInfo", "Worktree", "identity", "open_repo", "remaining",
+           "repo_tag"]
 
 
 def remaining(state_message: str) -> str:
@@ -57,6 +59,11 @@ def open_repo(path: Path) -> git.Repo:
         return git.Repo(path)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(path, "not a git repository") from None
+
+
+def repo_tag(repo: git.Repo) -> str:
+    """A short stable name for the user's repository, for our worktree and cache of it."""
+    return hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
 
 
 class Worktree:

@@ -29,7 +29,7 @@ from lldbisect.llvmbisect import LlvmBisectOptions, llvm_bisect
 from lldbisect.propose import Finding, Proposal, propose
 from lldbisect.steps import KernelRelinker, StepVerdict, judge
 
-__all__ = ["HuntResult", "diagnose", "hunt", "hunt_llvm", "installed_lld"]
+__all__ = ["HuntResult", "diagnose", "hunt", "hunt_llvm"]
 
 
 @dataclass
@@ -44,11 +44,6 @@ class HuntResult:
     verify_detail: str = ""
     bisect: BisectResult | None = None  # with --llvm-src: the commit bisect
     scan: list[ScanItem] = field(default_factory=list)  # the culprit commit's patterns
-
-
-def installed_lld() -> list[str]:
-    """Every ``/usr/lib/llvm-N/bin/ld.lld`` here (Debian installs them side by side)."""
-    return [str(p) for p in sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))]
 
 
 def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,

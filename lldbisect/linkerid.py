@@ -12,7 +12,12 @@ from packaging.version import InvalidVersion, Version
 
 from lldbisect.errors import InputError
 
-__all__ = ["kernel_number", "release", "version_line"]
+__all__ = ["installed_lld", "kernel_number", "release", "version_line"]
+
+
+def installed_lld() -> list[str]:
+    """Every ``/usr/lib/llvm-N/bin/ld.lld`` here (Debian installs them side by side)."""
+    return [str(p) for p in sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))]
 
 
 def _argv(ld: str) -> list[str]:

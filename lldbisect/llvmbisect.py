@@ -6,7 +6,6 @@ Shared by ``bisect llvm`` and ``hunt --llvm-src``; the policy itself is bisect.p
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from lldbisect.bisect import Bisector, BisectResult, Event
 from lldbisect.builders.cache import LinkerCache
 from lldbisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
 from lldbisect.errors import InputError
-from lldbisect.gitrepo import Worktree, open_repo
+from lldbisect.gitrepo import Worktree, open_repo, repo_tag
 from lldbisect.steps import KernelRelinker, judge
 
 __all__ = ["LlvmBisectOptions", "kernel_arch", "llvm_bisect"]
@@ -52,7 +51,7 @@ def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
     culprit's (cached) linker. Raises InputError (not a repository, wrong endpoints),
     ToolError; KeyboardInterrupt leaves a state that a rerun resumes."""
     repo = open_repo(llvm_src)
-    tag = hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
+    tag = repo_tag(repo)
     wt = Worktree(repo, cache_root / "worktrees" / tag)
     recipe = LlvmRecipe(targets=options.targets or targets_for(kernel_arch(
         relinker.build_dir)), command=options.build_cmd, key_paths=options.key_paths)

@@ -12,14 +12,15 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from lldbisect.check import check_build
 from lldbisect.convergence import Verdict
-from lldbisect.errors import ToolError
-from lldbisect.linkerid import kernel_number
+from lldbisect.errors import InputError, ToolError
+from lldbisect.linkerid import installed_lld, kernel_number
 
 __all__ = ["KernelRelinker", "StepOutcome", "StepVerdict", "configured_linker", "judge",
            "wrapped_linker"]
@@ -62,6 +63,14 @@ class KernelRelinker:
             make_args = recorded.read_text().splitlines() if recorded.exists() else []
         self.make_args = make_args
         self.config_ld = config_ld or configured_linker(build_dir, make_args)
+
+    @classmethod
+    def of_build(cls, build_dir: Path, make_args: Sequence[str] = ()) -> KernelRelinker:
+        """The relinker of a build the user names (``--kernel-build``, ``--make-arg``).
+        Raises InputError when it is not a directory."""
+        if not build_dir.is_dir():
+            raise InputError(build_dir, "not a kernel build directory")
+        return cls(build_dir, list(make_args) or None)
 
     def relink(self, ld: str) -> tuple[int, str]:
         if shutil.which("make") is None:
@@ -117,8 +126,7 @@ def configured_linker(build_dir: Path, make_args: list[str]) -> str | None:
     lld = re.search(r"^CONFIG_LLD_VERSION=(\d+)$", conf, re.M)
     bfd = re.search(r"^CONFIG_LD_VERSION=(\d+)$", conf, re.M)
     if lld and int(lld.group(1)):
-        candidates = [str(p) for p in sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))]
-        candidates += [p for p in (shutil.which("ld.lld"),) if p]
+        candidates = installed_lld() + [p for p in (shutil.which("ld.lld"),) if p]
         want = int(lld.group(1))
     elif bfd and int(bfd.group(1)):
         cross = next((a.split("=", 1)[1] for a in make_args
