@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -259,38 +260,44 @@ def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_j
 @click.option("--ld", "ld", required=True, metavar="LINKER",
               help="The linker: a path, or a name on PATH (ld.lld-16, arm-linux-gnueabihf-ld).")
 @click.option("--pad", default="none", metavar="BYTES|failing|at-risk|none",
-              help="Padding that pushes .init.text away from .text: a size, `failing` (the"
-                   " recipe's failing size, or one found nearby), `at-risk`, or `none`.")
+              help="Padding that pushes .init.text away from .text: a size, `failing` (a"
+                   " size near the recipe's at which the link fails), `at-risk` (one at"
+                   " which it links in three passes), or `none`.")
+@click.option("--failing-with", "failing_with", metavar="LINKER",
+              help="With --pad failing or at-risk: find the padding with this linker"
+                   " (default: --ld), then link with --ld at that padding.")
 @handles_errors
-def repro(ld: str, pad: str) -> None:
+def repro(ld: str, pad: str, failing_with: str | None) -> None:
     """Build (once) or relink the tiny ARMv5 Linux 6.1 of real-kernel-repro.md.
 
     Prepares Debian's linux-source-6.1 in the cache, builds it with clang 14 (about
     two minutes the first time; a relink takes seconds), links it with LINKER, and
     prints the build directory, for `lldbisect check`. Progress goes to stderr.
+    The padding that fails depends on the revision of Debian's package: `failing`
+    finds it on this machine.
 
     \b
     Example:
       lldbisect check "$(lldbisect repro --ld ld.lld-16 --pad failing)"
+      lldbisect check "$(lldbisect repro --ld ld.lld-15 --pad failing --failing-with ld.lld-16)"
     """
-    from lldbisect.repro import AT_RISK_PAD, TinyArmBuild
+    from lldbisect.repro import TinyArmBuild
 
-    linker = shutil.which(ld) or ld
-    if not Path(linker.split()[-1]).exists():
-        raise InputError(None, f"{ld}: no such linker")
+    linker = _installed_linker(ld)
+    finder = _installed_linker(failing_with) if failing_with else linker
     build = TinyArmBuild()
     click.echo(f"lldbisect: preparing {build.package} in {debsource_cache()}...", err=True)
-    if pad == "failing":
-        found = build.failing_pad(linker)
+    if pad in ("failing", "at-risk"):
+        search = build.failing_pad if pad == "failing" else build.at_risk_pad
+        found = search(finder)
         if found is None:
-            raise InputError(None, f"{ld}: no failing padding near the recipe's value"
-                                   " (does this linker hide its thunks?)")
+            raise InputError(None, f"{failing_with or ld}: no {pad} padding near the"
+                                   " recipe's value (does this linker hide its thunks?)")
         size, result = found
-    elif pad in ("at-risk", "none"):
-        size = AT_RISK_PAD if pad == "at-risk" else 0
-        result = build.build(linker, size or None)
-    elif pad.isdigit():
-        size = int(pad)
+        if finder != linker:
+            result = build.build(linker, size)
+    elif pad == "none" or pad.isdigit():
+        size = 0 if pad == "none" else int(pad)
         result = build.build(linker, size or None)
     else:
         raise InputError(None, f"--pad {pad}: expected a size in bytes, failing, at-risk"
@@ -301,6 +308,14 @@ def repro(ld: str, pad: str) -> None:
     if result.returncode and not result.inconsistent_kallsyms:
         raise ToolError(f"the kernel build failed:\n{result.log[-1500:]}")
     click.echo(str(build.build_dir))
+
+
+def _installed_linker(ld: str) -> str:
+    """``ld`` as a path; InputError when there is no such linker."""
+    linker = shutil.which(ld) or ld
+    if not Path(linker.split()[-1]).exists():
+        raise InputError(None, f"{ld}: no such linker")
+    return linker
 
 
 def debsource_cache() -> Path:
@@ -477,9 +492,16 @@ def _guarded(command: click.Command, name: str) -> click.Command:
     return command
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM (a CI job cancelled, `timeout`) unwinds like Ctrl-C, so every ``finally``
+    # below runs: a patched tree reverted, a build's last link put back.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     """Console-script entry point. For ``run-step``, usage errors abort too (>= 128):
     ``git bisect run`` would count click's exit status 2 as a bad commit."""
+    signal.signal(signal.SIGTERM, _terminate)
     if len(sys.argv) > 1 and sys.argv[1] == "run-step":
         from lldbisect.cli_bisect import EXIT_ABORT
 

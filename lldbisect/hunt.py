@@ -11,9 +11,6 @@ symbol-name patterns it introduced.
 from __future__ import annotations
 
 import email.utils
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +20,11 @@ from packaging.version import Version
 from lldbisect.bisect import BisectResult, first_bad_release
 from lldbisect.check import CheckResult, check_build
 from lldbisect.commitscan import ScanItem, annotate, scan
+from lldbisect.convergence import Verdict
 from lldbisect.errors import InputError, ToolError
 from lldbisect.gitrepo import commit_changes, identity
+from lldbisect.kernel.overlay import patched_tree
+from lldbisect.kernel.snapshot import kept_build
 from lldbisect.llvmbisect import LlvmBisectOptions, llvm_bisect
 from lldbisect.propose import Finding, Proposal, propose
 from lldbisect.steps import KernelRelinker, StepVerdict, judge
@@ -132,29 +132,19 @@ def diagnose(result: HuntResult, relinker: KernelRelinker, bad_ld: str, *,
 
 def _verify(relinker: KernelRelinker, ld: str, tree: Path, patch: str,
             progress: Callable[[str], None]) -> tuple[bool, str]:
-    """Apply the patch to the tree, relink, check, and revert, whatever happens."""
-    if shutil.which("git") is None:
-        raise ToolError("git not found: needed to apply the patch")
-    with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as f:
-        f.write(patch)
-    mail = Path(f.name)
-    try:
-        subprocess.run(["git", "apply", "--check", str(mail)], cwd=tree, check=True,
-                       capture_output=True)
-        subprocess.run(["git", "apply", str(mail)], cwd=tree, check=True, capture_output=True)
-    except subprocess.CalledProcessError as e:
-        mail.unlink()
-        return False, f"the patch does not apply: {e.stderr.decode()[-300:]}"
-    try:
-        progress("verifying: patched the tree, relinking")
-        status, log = relinker.relink(ld)
-        after = check_build(relinker.build_dir, log=log)
-        ok = status == 0 and after.comparison.verdict.value == "converged"
-        detail = (f"with the patch, {ld} links in {len(after.stages.passes)} passes:"
-                  f" {after.comparison.verdict.value}")
-        progress(detail)
-        return ok, detail
-    finally:
-        subprocess.run(["git", "apply", "-R", str(mail)], cwd=tree, check=True,
-                       capture_output=True)
-        mail.unlink()
+    """Relink with the patched tree and check; the tree and the build's last link are
+    as they were afterwards, whatever happens (see ``kernel.overlay``)."""
+    with kept_build(relinker.build_dir):
+        try:
+            with patched_tree(tree, patch) as patched:
+                progress("verifying: relinking with the patched tree"
+                         + (" (patched in place, reverted after)" if patched.in_place else ""))
+                status, log = relinker.relink(ld, patched)
+                after = check_build(relinker.build_dir, log=log, kernel=patched.rules_tree)
+        except ValueError as e:
+            return False, f"the patch does not apply: {e}"
+    ok = status == 0 and after.comparison.verdict is Verdict.CONVERGED
+    detail = (f"with the patch, {ld} links in {len(after.stages.passes)} passes:"
+              f" {after.comparison.verdict.value}")
+    progress(detail)
+    return ok, detail

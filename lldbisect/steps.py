@@ -20,6 +20,7 @@ from pathlib import Path
 from lldbisect.check import check_build
 from lldbisect.convergence import Verdict
 from lldbisect.errors import InputError, ToolError
+from lldbisect.kernel.overlay import PatchedTree
 from lldbisect.linkerid import installed_lld, kernel_number
 
 __all__ = ["KernelRelinker", "StepOutcome", "StepVerdict", "configured_linker", "judge",
@@ -72,7 +73,9 @@ class KernelRelinker:
             raise InputError(build_dir, "not a kernel build directory")
         return cls(build_dir, list(make_args) or None)
 
-    def relink(self, ld: str) -> tuple[int, str]:
+    def relink(self, ld: str, patched: PatchedTree | None = None) -> tuple[int, str]:
+        """``make vmlinux`` with ``ld``; where the tree looks as ``patched`` says, if
+        given. The exit status and the log."""
         if shutil.which("make") is None:
             raise ToolError("make not found: relinking the kernel needs it")
         (self.build_dir / "vmlinux").unlink(missing_ok=True)
@@ -82,6 +85,8 @@ class KernelRelinker:
             env.update(extra)
         argv = ["make", "-C", str(self.build_dir), f"-j{os.cpu_count() or 2}",
                 *self.make_args, f"LD={ld}", "vmlinux"]
+        if patched is not None:
+            argv = patched.wrap(argv)
         done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                               env=env)
         return done.returncode, done.stdout + done.stderr

@@ -41,6 +41,15 @@ def real_trees() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def versions(real_trees: dict[str, Path]) -> dict[str, str]:
+    """Each real tree's own version, as its Makefile says (``6.1`` -> ``6.1.192``):
+    Debian moves the stable number under us, so no test writes it down."""
+    from lldbisect.kernel.rules import load_rules
+
+    return {k: load_rules(tree).version for k, tree in real_trees.items()}
+
+
+@pytest.fixture(scope="session")
 def tiny_arm() -> object:
     """The tiny ARMv5 6.1 kernel of real-kernel-repro.md, built once per session
     (about 100 s; later sessions on this machine relink the cached build)."""
@@ -52,3 +61,22 @@ def tiny_arm() -> object:
     if result.returncode:
         pytest.fail(f"the tiny ARMv5 kernel does not build:\n{result.log[-3000:]}")
     return build
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers say what a test really does: ``realbuild`` exactly on the tests that build
+    or relink the real kernel (the ``tiny_arm`` fixture; README examples mark themselves
+    by their commands), ``kernel`` on every test that reads Debian's kernel sources."""
+    wrong = []
+    for item in items:
+        if item.nodeid.startswith("tests/test_readme.py"):
+            continue
+        used = set(getattr(item, "fixturenames", ()))
+        builds = "tiny_arm" in used
+        reads = builds or bool(used & {"real_trees", "versions", "kernel_args"})
+        if builds != (item.get_closest_marker("realbuild") is not None):
+            wrong.append(f"{item.nodeid}: realbuild marker {'missing' if builds else 'wrong'}")
+        if reads and item.get_closest_marker("kernel") is None:
+            wrong.append(f"{item.nodeid}: kernel marker missing")
+    if wrong:
+        raise pytest.UsageError("markers that do not match the tests:\n" + "\n".join(wrong))

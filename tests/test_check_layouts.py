@@ -116,3 +116,29 @@ def test_no_stages_is_a_clear_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "lldbisect", "check", str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+@pytest.mark.kernel
+def test_layouts_are_the_ones_the_real_scripts_write(real_trees: dict[str, Path]) -> None:
+    """The table above is ours; the real link-vmlinux.sh of Debian's 6.1 and 6.12 are
+    the witnesses: each name of the era's row is one the script really writes (its
+    pass number is the script's ``$1``/``${1}``, or written out for pass 1)."""
+    from lldbisect.kernel.rules import load_rules
+
+    witness = {"6.1": ["kallsyms_vmlinux=.tmp_vmlinux.kallsyms${1}",
+                       "kallsymso=${kallsyms_vmlinux}.o",
+                       "mksysmap ${kallsyms_vmlinux} ${kallsyms_vmlinux}.syms"],
+               "6.12": ["vmlinux_link .tmp_vmlinux1", 'mksysmap "${1}" "${1}.syms"',
+                        'kallsyms "${1}.syms" "${1}.kallsyms"', "kallsymso=${2}.o"]}
+    rows = {"6.1": "6.1-6.9", "6.12": "6.10+"}
+    for key, tree in real_trees.items():
+        script = (tree / "scripts" / "link-vmlinux.sh").read_text()
+        assert load_rules(tree).version.startswith(key + ".")
+        for line in witness[key]:
+            assert line in script, (key, line)
+        image, syms, obj = LAYOUTS[rows[key]]
+        assert syms == image + ".syms"
+        if key == "6.1":
+            assert (image, obj) == (".tmp_vmlinux.kallsyms{n}", image + ".o")
+        else:  # kallsyms "$1.syms" "$1.kallsyms" makes $1.kallsyms.S, built to .o
+            assert (image, obj) == (".tmp_vmlinux{n}", image + ".kallsyms.o")

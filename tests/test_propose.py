@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lldbisect.kernel.model import RuleKind
+from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import load_rules
 from lldbisect.nmlist import parse_nm_listing
 from lldbisect.patch import Addition, c_string, edit_kallsyms_c, edit_mksysmap
@@ -141,10 +141,16 @@ def test_hostile_names_round_trip(name: str, kind: RuleKind, tree: str) -> None:
             (tree_copy / rel).write_text((src / rel).read_text())
         (tree_copy / target).write_text(new)
         rules = load_rules(tree_copy)
-    added = [r for r in rules.rules if r.kind in (kind, RuleKind.REGEX) or r.regex]
-    assert added
+    def key(r: Rule) -> tuple[object, ...]:
+        return (r.kind, r.pattern, r.stage, r.regex, r.keep)
+
+    old = {key(r) for r in load_rules(src).rules}
+    added = [r for r in rules.rules if key(r) not in old]
+    assert len(added) == 1, added  # the one rule the patch adds, and nothing else changed
+    assert len(rules.rules) == len(load_rules(src).rules) + 1
     meant = {RuleKind.PREFIX: name + "Zq", RuleKind.SUFFIX: "Zq" + name,
              RuleKind.EXACT: name, RuleKind.SUBSTRING: "Zq" + name + "Zq"}[kind]
+    assert added[0].hides(meant, "t", f"00000000 t {meant}")
     assert rules.hiding_rule(meant) is not None
     # Siblings differ from the meant name by characters no hostile name has.
     sibling = {RuleKind.PREFIX: "\x02" + meant, RuleKind.EXACT: "\x02" + meant,
