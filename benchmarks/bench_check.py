@@ -19,13 +19,13 @@ from pathlib import Path
 
 from bench_symbols import distro_vmlinux, median_time
 
-from lldbisect import debsource
-from lldbisect.check import check_build
-from lldbisect.elf import read_symbols
+from lldbisect.analysis.check import check_build
+from lldbisect.elf.reader import read_symbols
+from lldbisect.kernel import sources
 
 
 def make_build(root: Path) -> Path:
-    tree = debsource.kernel_source("linux-source-6.1")
+    tree = sources.kernel_source("linux-source-6.1")
     build = root / "build"
     build.mkdir()
     (build / "source").symlink_to(tree)

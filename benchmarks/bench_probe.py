@@ -21,9 +21,9 @@ from pathlib import Path
 
 from bench_symbols import median_time
 
-from lldbisect import debsource
-from lldbisect.probe.cases import CASES, linker_script
-from lldbisect.probe.run import Assembler
+from lldbisect.kernel import sources
+from lldbisect.linkers.cases import CASES, linker_script
+from lldbisect.linkers.probe import Assembler
 
 TREES = (("linux-source-6.1", None), ("linux-source-6.12", "trixie"))
 
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ld", default="/usr/lib/llvm-16/bin/ld.lld")
     args = ap.parse_args()
-    kernels = [a for p, s in TREES for a in ("--kernel", str(debsource.kernel_source(p, s)))]
+    kernels = [a for p, s in TREES for a in ("--kernel", str(sources.kernel_source(p, s)))]
     cli = [sys.executable, "-m", "lldbisect", "probe", "--ld", args.ld]
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench_symbols import distro_vmlinux, median_time
 
-from lldbisect import debsource
-from lldbisect.elf import read_symbols
+from lldbisect.elf.reader import read_symbols
+from lldbisect.kernel import sources
 from lldbisect.kernel.rules import load_rules
 
 TREES = (("linux-source-6.1", None), ("linux-source-6.12", "trixie"))
@@ -39,7 +39,7 @@ def main() -> None:
         nm.chmod(0o755)
         print(f"{vmlinux.name}: {len(table)} symbols; {args.runs} runs, medians\n")
         for package, suite in TREES:
-            tree = debsource.kernel_source(package, suite)
+            tree = sources.kernel_source(package, suite)
             rules = load_rules(tree)
             script = tree / "scripts" / "mksysmap"
             if script.read_text().startswith("#!/bin/sed"):

@@ -23,8 +23,9 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from lldbisect import debsource
-from lldbisect.elf import read_symbols
+from lldbisect.cache import cache_dir
+from lldbisect.elf.reader import read_symbols
+from lldbisect.kernel import sources
 
 DBG_PACKAGE = "linux-image-6.1.0-50-cloud-amd64-dbg"
 DBG_MEMBER = "usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64"
@@ -36,14 +37,14 @@ class _Null(io.RawIOBase):
 
 
 def distro_vmlinux() -> Path:
-    deb = debsource.download(DBG_PACKAGE)
-    return debsource.deb_member(deb, DBG_MEMBER,
-                                debsource.cache_dir() / "vmlinux" / Path(DBG_MEMBER).name)
+    deb = sources.download(DBG_PACKAGE)
+    return sources.deb_member(deb, DBG_MEMBER,
+                                cache_dir() / "vmlinux" / Path(DBG_MEMBER).name)
 
 
 def generated_elf(count: int = 210_000) -> Path:
     """An executable with ``count`` function symbols, half local, some sharing tails."""
-    out = debsource.cache_dir() / "bench" / f"many-{count}"
+    out = cache_dir() / "bench" / f"many-{count}"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,8 @@ def main() -> None:
         cli_t = wall([lldbisect, "symbols", str(path)], args.runs)
         lib_t = in_process(path, args.runs)
         peak, tables = peak_memory(path)
-        start = wall([sys.executable, "-c", "import lldbisect.cli, lldbisect.elf"], args.runs)
+        start = wall([sys.executable, "-c", "import lldbisect.cli, lldbisect.elf.reader"],
+                     args.runs)
         print(f"{label}: {path} ({n} symbols)")
         print(f"  nm -n                     {nm_t:7.3f} s   (baseline)")
         print(f"  lldbisect symbols (CLI)   {cli_t:7.3f} s   ratio {cli_t / nm_t:4.2f}x"

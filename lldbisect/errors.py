@@ -31,8 +31,10 @@ class ElfError(InputError):
     """The file is not a usable ELF file."""
 
 
-class NotStrippedError(ElfError):
-    """Raised for an ELF file without a ``.symtab``; says whether ``.dynsym`` exists."""
+class StrippedError(ElfError):
+    """The ELF file has no symbol table of the kind asked for (``.symtab``, or
+    ``.dynsym`` with ``--dynamic``): it is stripped. The message says whether the other
+    table exists."""
 
 
 class RulesError(InputError):

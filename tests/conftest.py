@@ -34,10 +34,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[elfcorpus.Built]:
 @pytest.fixture(scope="session")
 def real_trees() -> dict[str, Path]:
     """Debian's 6.1 (bookworm) and 6.12 (trixie) trees, rule files only, from the cache."""
-    from lldbisect import debsource
+    from lldbisect.kernel import sources
 
-    return {"6.1": debsource.kernel_source("linux-source-6.1"),
-            "6.12": debsource.kernel_source("linux-source-6.12", "trixie")}
+    return {"6.1": sources.kernel_source("linux-source-6.1"),
+            "6.12": sources.kernel_source("linux-source-6.12", "trixie")}
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +51,9 @@ def versions(real_trees: dict[str, Path]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tiny_arm() -> object:
-    """The tiny ARMv5 6.1 kernel of real-kernel-repro.md, built once per session
+    """The tiny ARMv5 6.1 kernel of `lldbisect repro`, built once per session
     (about 100 s; later sessions on this machine relink the cached build)."""
-    from lldbisect.repro import TinyArmBuild
+    from lldbisect.kernel.repro import TinyArmBuild
 
     require("make", "/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/ld.lld")
     build = TinyArmBuild()

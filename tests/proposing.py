@@ -6,8 +6,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from lldbisect.analysis.convergence import Verdict
 from lldbisect.kernel.model import RuleKind
-from lldbisect.propose import FamilyFinding, Finding
+from lldbisect.patch.propose import FamilyFinding, Finding
 
 TREES = Path(__file__).parent / "fixtures" / "trees"
 AUTHOR = "A Developer <dev@example.org>"
@@ -23,7 +24,7 @@ def family(kind: RuleKind, pattern: str, members: list[str], *, label: str | Non
 def finding(*families: FamilyFinding, verdict: str = "diverged", machine: str = "EM_ARM",
             linker: str | None = "Debian LLD 16.0.6", culprits: list[str] | None = None,
             wide: str | None = None) -> Finding:
-    return Finding(verdict, "test", list(families), culprits or [], wide,
+    return Finding(Verdict(verdict), "test", list(families), culprits or [], wide,
                    "Inconsistent kallsyms data\nTry make KALLSYMS_EXTRA_PASS=1 as a workaround",
                    machine, linker)
 

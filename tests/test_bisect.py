@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.builders.llvm import LlvmRecipe, cmake_command, ninja_command
-from lldbisect.repro import TinyArmBuild
+from lldbisect.bisect.builders.llvm import LlvmRecipe, cmake_command, ninja_command
+from lldbisect.kernel.repro import TinyArmBuild
 from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, make_repo
+from tests.schemas import documented
 
 
 def test_llvm_build_commands_golden() -> None:
@@ -68,7 +69,7 @@ def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Pa
             "--json"]
     done = _lldbisect(*args)
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = documented(done.stdout)
     assert report["culprit"]["hexsha"] == hashes[CULPRIT]
     assert report["culprit"]["subject"] == HISTORY[CULPRIT][0]
     assert report["confirmed"] and report["confidence"] == 1.0 and not report["noop"]
@@ -91,9 +92,9 @@ def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Pa
     # A second run of the same bisect builds nothing.
     again = _lldbisect(*args)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["linker_builds"] == 0
+    assert documented(again.stdout)["linker_builds"] == 0
     assert len(counter.read_text().splitlines()) == builds
-    assert json.loads(again.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
+    assert documented(again.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
 
 
 @pytest.mark.kernel
@@ -140,7 +141,7 @@ def test_bisect_llvm_resumes_after_sigint(failing_kernel: TinyArmBuild,
     resumed = _lldbisect(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
-    assert json.loads(resumed.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
+    assert documented(resumed.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
 
 
 @pytest.mark.kernel
@@ -175,7 +176,7 @@ def test_bisect_versions_over_debian_lld(failing_kernel: TinyArmBuild) -> None:
     done = _lldbisect("bisect", "versions", "--kernel-build", str(failing_kernel.build_dir),
                       *[a for ld in lds for a in ("--ld", ld)], "--json")
     assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["first_bad"]["version"].startswith("16.")
     assert doc["last_good"]["version"].startswith("15.")
     assert doc["new_visible_families"] == ["__ARMv4PILongBXThunk_"]

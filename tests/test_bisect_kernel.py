@@ -3,15 +3,15 @@ fixed, on the tiny ARMv5 configuration."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lldbisect.repro import FAILING_PAD, TinyArmBuild
+from lldbisect.kernel.repro import FAILING_PAD, TinyArmBuild
 from tests.kernelrepo import CULPRIT, SUBJECTS, make_kernel_repo
+from tests.schemas import documented
 
 pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
 LD = "/usr/lib/llvm-16/bin/ld.lld"
@@ -39,7 +39,7 @@ def test_bisect_kernel_finds_the_commit_then_git_bisect_run_agrees(
          str(tiny_arm.build_dir / ".config"), *[f"--make-arg={a}" for a in make_args],
          "--cache-dir", str(cache), "--json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
+    report = documented(done.stdout)
     assert report["culprit"]["hexsha"] == hashes[CULPRIT]
     assert report["culprit"]["subject"] == SUBJECTS[CULPRIT]
     assert report["confirmed"] and not report["noop"]

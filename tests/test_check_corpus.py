@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.convergence import linker_made
-from lldbisect.elf import read_symbols
+from lldbisect.analysis.convergence import linker_made
+from lldbisect.analysis.families import infer_families
+from lldbisect.elf.reader import read_symbols
 from lldbisect.kernel.model import RuleKind
-from lldbisect.patterns import infer_families
 from tests import elfcorpus
 
 OLD_LLD = ("llvm-13", "llvm-14", "llvm-15")

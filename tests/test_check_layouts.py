@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.check import check_build, diff_files
-from lldbisect.convergence import Verdict
+from lldbisect.analysis.check import check_build, diff_files
+from lldbisect.analysis.convergence import Verdict
 from lldbisect.errors import InputError
 
 TREES = Path(__file__).parent / "fixtures" / "trees"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 
 from lldbisect.cli import cli
 from tests import elfcorpus
+from tests.schemas import documented
 
 
 def _file(corpus: list[elfcorpus.Built], target: str, kind: str) -> Path:
@@ -31,7 +31,7 @@ def test_symbols_json(corpus: list[elfcorpus.Built]) -> None:
     path = _file(corpus, "aarch64", "exe-llvm-16-pic")
     result = CliRunner().invoke(cli, ["symbols", "--json", str(path)])
     assert result.exit_code == 0
-    doc = json.loads(result.output)
+    doc = documented(result.output)
     assert doc["schema"] == "lldbisect.symbols/1" and doc["elf_class"] == 64
     thunk = next(s for s in doc["symbols"] if s["name"] == "__AArch64ADRPThunk_far_func")
     assert thunk["type"] == "t" and thunk["binding"] == "LOCAL"
@@ -80,3 +80,58 @@ def test_bisect_kernel_bad_input(tmp_path: Path, args: list[str], message: str) 
                           text=True)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_readme_lists_every_schema_and_field() -> None:
+    from lldbisect.report.schemas import SCHEMAS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- schemas -->\n")[1].split("<!-- /schemas -->")[0]
+    rows = {}
+    for line in block.splitlines()[2:]:
+        _, schema, fields, _ = line.split("|")
+        rows[schema.strip().strip("`")] = [f.strip().strip("`") for f in fields.split(",")]
+    assert rows == {k: list(v) for k, v in SCHEMAS.items()}
+
+
+def test_rules_check_and_diff_json_are_documented(tmp_path: Path) -> None:
+    from tests.test_check_layouts import THUNK_BAR, TREES, _build
+
+    build = _build(tmp_path, "6.1-6.9", "f3-grep-e", [[], THUNK_BAR], final=THUNK_BAR)
+    run = [sys.executable, "-m", "lldbisect"]
+    for args in (["rules", str(TREES / "f3-grep-e"), "--json"],
+                 ["rules", str(TREES / "f3-grep-e"), "--json", "--apply",
+                  str(build / "System.map")],
+                 ["check", str(build), "--json"],
+                 ["diff", str(build / ".tmp_vmlinux.kallsyms1.syms"),
+                  str(build / ".tmp_vmlinux.kallsyms2.syms"), "--kernel",
+                  str(TREES / "f3-grep-e"), "--json"]):
+        done = subprocess.run([*run, *args], capture_output=True, text=True)
+        assert done.returncode in (0, 1), done.stderr
+        assert documented(done.stdout)["schema"].startswith("lldbisect.")
+
+
+def test_shared_options_one_name_one_meaning(tmp_path: Path) -> None:
+    """`-o -` is standard output, not a file named `-`; both spellings of the at-risk
+    option are taken; every --ld says LINKER."""
+    from tests.test_check_layouts import THUNK_BAR, _build
+
+    final = [*THUNK_BAR, "c0200030 t __ARMv4PILongBXThunk_local_fn"]
+    build = _build(tmp_path, "6.1-6.9", "f3-grep-e", [[], THUNK_BAR], final=final)
+    run = [sys.executable, "-m", "lldbisect"]
+    done = subprocess.run([*run, "propose", str(build), "-o", "-"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("From ") and not (tmp_path / "-").exists()
+    (tmp_path / "r").mkdir()
+    at_risk = _build(tmp_path / "r", "6.1-6.9", "f3-grep-e", [[], THUNK_BAR, THUNK_BAR],
+                     final=THUNK_BAR)
+    for flag, status in (("", 1), ("--at-risk-ok", 0), ("--at-risk-good", 0)):
+        done = subprocess.run([*run, "check", str(at_risk), *([flag] if flag else [])],
+                              capture_output=True, text=True)
+        assert done.returncode == status, (flag, done.stdout[-300:])
+    for command in (["probe"], ["validate"], ["repro"], ["run-step", "ld"],
+                    ["bisect", "kernel"], ["bisect", "versions"], ["hunt"]):
+        helptext = subprocess.run([*run, *command, "--help"], capture_output=True,
+                                  text=True).stdout
+        assert "--ld LINKER" in helptext, command

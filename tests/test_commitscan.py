@@ -3,7 +3,6 @@ against the names Debian's real linkers emit for the same cases."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from lldbisect.commitscan import Change, patterns_in, scan
-from lldbisect.gitrepo import FileChange
+from lldbisect.analysis.commitscan import PatternChange, patterns_in, scan
+from lldbisect.bisect.gitrepo import FileChange
 from lldbisect.kernel.model import RuleKind
 from tests import lldsource
 from tests.conftest import require
 from tests.llvmrepo import commit_history
+from tests.schemas import documented
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +49,7 @@ def bfd_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 def scan_json(*args: str) -> dict[str, Any]:
     done = run("scan-commit", *args, "--json")
     assert done.returncode == 0, done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)
+    doc: dict[str, Any] = documented(done.stdout)
     return doc
 
 
@@ -172,4 +172,4 @@ def test_bad_input(lld_repo: tuple[Path, list[str]], tmp_path: Path, args: list[
 
 def test_scan_is_pure_over_texts() -> None:
     items = scan([FileChange("a.cpp", "a.cpp", lldsource.THUNKS_2022, lldsource.THUNKS_2023)])
-    assert {i.change for i in items} == {Change.RENAMED}
+    assert {i.change for i in items} == {PatternChange.RENAMED}

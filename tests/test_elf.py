@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.elf import read_symbols
-from lldbisect.errors import ElfError, NotStrippedError
+from lldbisect.elf.reader import read_symbols
+from lldbisect.errors import ElfError, StrippedError
 from tests import elfcorpus
 
 MODES = {"": {}, "-a": {"all_symbols": True}, "--special-syms": {"special_symbols": True}}
@@ -186,6 +186,6 @@ def test_stripped_files_say_so_and_offer_dynamic(tmp_path: Path,
         src = next(b.path for b in corpus if b.target.name == "x86_64" and b.kind == kind)
         dst = tmp_path / kind
         subprocess.run(["strip", "-o", str(dst), str(src)], check=True)
-        with pytest.raises(NotStrippedError, match=hint):
+        with pytest.raises(StrippedError, match=hint):
             read_symbols(dst)
     assert len(read_symbols(tmp_path / "so-gnu", dynamic=True)) > 5

@@ -7,7 +7,7 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lldbisect.elf import read_symbols
+from lldbisect.elf.reader import read_symbols
 from lldbisect.errors import ElfError
 from tests import elfcorpus
 

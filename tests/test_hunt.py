@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.repro import TinyArmBuild
+from lldbisect.kernel.repro import TinyArmBuild
+from tests.schemas import documented
 
 pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
 
@@ -19,7 +19,7 @@ def test_hunt_demo_ends_with_a_patch_that_converges(tiny_arm: TinyArmBuild) -> N
     done = subprocess.run([sys.executable, "-m", "lldbisect", "hunt", "--demo", "--json"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["first_bad"][1].startswith("16.") and doc["last_good"][1].startswith("15.")
     assert doc["diagnosis"]["verdict"] == "diverged"
     assert '+\t\t"__ARMv4PILongBXThunk_",' in doc["patch"]
@@ -55,7 +55,7 @@ def test_hunt_over_llvm_commits_scans_the_culprit(tiny_arm: TinyArmBuild,
         capture_output=True, text=True, env={**os.environ,
                                              "LLDBISECT_CACHE": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr[-3000:]
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["bisect"]["culprit"]["hexsha"] == hashes[CULPRIT]
     assert doc["bisect"]["culprit"]["subject"] == HISTORY[CULPRIT][0]
     assert doc["diagnosis"]["verdict"] == "diverged"

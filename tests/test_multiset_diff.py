@@ -7,7 +7,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lldbisect.convergence import _multiset_diff
+from lldbisect.analysis.convergence import _multiset_diff
 
 names = st.lists(st.sampled_from(["a", "b", "c", "__ARMv4PILongBXThunk_a", "d"]),
                  max_size=12).map(Counter)

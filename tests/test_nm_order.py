@@ -11,7 +11,7 @@ from array import array
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lldbisect.symtable import UNDEFINED_LETTERS, SymbolTable, _packed_order
+from lldbisect.elf.table import UNDEFINED_LETTERS, SymbolTable, _packed_order
 
 # Few high words (a kernel: 0 and 0xffffffff) take the packed path; many take the other.
 _HIGHS = st.sampled_from([0, 1, 0x7FFFFFFF, 0xFFFFFFFF])

@@ -75,10 +75,10 @@ def test_a_patch_that_does_not_apply_changes_nothing(tmp_path: Path, namespaces:
 CHILD = """
 import signal, sys, time
 from pathlib import Path
-from lldbisect import cli
+from lldbisect.cli import app
 from lldbisect.kernel import overlay
 overlay.namespaces_work = lambda: False
-signal.signal(signal.SIGTERM, cli._terminate)
+signal.signal(signal.SIGTERM, app._terminate)
 tree, patch = Path(sys.argv[1]), Path(sys.argv[2]).read_text()
 try:
     with overlay.patched_tree(tree, patch):

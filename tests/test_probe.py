@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from lldbisect.probe.cases import CASES, select
+from lldbisect.linkers.cases import CASES, select
 from tests.conftest import require
+from tests.schemas import documented
 
 LLD = {v: f"/usr/lib/llvm-{v}/bin/ld.lld" for v in (13, 14, 15, 16, 19, 22)}
 
@@ -44,7 +44,7 @@ def test_every_case_makes_what_its_flags_act_on(versions: dict[str, str], versio
     require(LLD[version], "clang")
     done = run("probe", "--ld", LLD[version], "--json", *kernel_args)
     assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["kernels"] == [versions["6.1"], versions["6.12"]]
     for case in doc["cases"]:
         assert case["status"] == "ok", case
@@ -66,7 +66,7 @@ def test_gnu_ld_probes_its_own_target_and_reports_the_rest(kernel_args: list[str
     require("arm-linux-gnueabihf-ld")
     done = run("probe", "--ld", "arm-linux-gnueabihf-ld", "--json", *kernel_args)
     assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     status = {c["case"]: (c["status"], c["message"]) for c in doc["cases"]}
     assert set(families(doc, "arm-v5-pic")) == {"suffix _veneer", "suffix _from_arm",
                                                  "suffix _from_thumb"}
@@ -81,10 +81,10 @@ def test_gnu_ld_probes_its_own_target_and_reports_the_rest(kernel_args: list[str
 def test_gnu_ld_families_of_other_targets(versions: dict[str, str],
                                           kernel_args: list[str]) -> None:
     require("mips-linux-gnu-ld", "powerpc64le-linux-gnu-ld")
-    mips = json.loads(run("probe", "--ld", "mips-linux-gnu-ld", "--arch", "mips",
+    mips = documented(run("probe", "--ld", "mips-linux-gnu-ld", "--arch", "mips",
                           "--json").stdout)
     assert families(mips, "mips-la25") == {"prefix .pic.": []}
-    ppc = json.loads(run("probe", "--ld", "powerpc64le-linux-gnu-ld", "--case", "ppc64",
+    ppc = documented(run("probe", "--ld", "powerpc64le-linux-gnu-ld", "--case", "ppc64",
                          "--json", *kernel_args).stdout)
     assert families(ppc, "ppc64") == {"substring .plt_branch.": [],
                                       "substring .plt_call.": [versions["6.1"],
@@ -98,7 +98,7 @@ def test_validate_flags_the_armv5_thunks_for_61_not_612(
     done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--json",
                "--junit", str(junit), *kernel_args)
     assert done.returncode == 1, done.stderr
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["failed"] is True
     failed = {c["case"] for c in doc["cases"] if c["failed"]}
     assert failed == {"arm-v5-pic", "arm-v5-abs", "arm-v4t-pic", "arm-v4t-abs"}
@@ -123,7 +123,7 @@ def test_validate_shards_split_the_cases(kernel_args: list[str]) -> None:
     for i in (1, 2, 3):
         done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--json",
                    "--shard", f"{i}/3", *kernel_args)
-        doc = json.loads(done.stdout)
+        doc = documented(done.stdout)
         seen += [c["case"] for c in doc["cases"]]
         assert done.returncode == (1 if any(c["failed"] for c in doc["cases"]) else 0)
     assert sorted(seen) == sorted(c.name for c in CASES)
@@ -165,7 +165,7 @@ def test_validate_relinks_a_real_build_with_both(tiny_arm: Any) -> None:
     done = run("validate", "--ld", LLD[16], "--baseline", LLD[15], "--arch", "arm",
                "--kernel-build", str(tiny_arm.build_dir), "--json")
     assert done.returncode == 1, done.stderr[-2000:]
-    build = json.loads(done.stdout)["builds"][0]
+    build = documented(done.stdout)["builds"][0]
     assert (build["baseline"], build["new"], build["regressed"]) == (
         "converged", "diverged", True)
     assert any(n.startswith("__ARMv4PILongBXThunk_") for n in build["new_culprits"])
@@ -176,7 +176,7 @@ def release_table(kernel_args: list[str]) -> list[str]:
     rows = ["| lld | new family (cases) | 6.1 sees it | 6.12 sees it |", "|---|---|---|---|"]
     versions = sorted(LLD)
     for old, new in itertools.pairwise(versions):
-        doc = json.loads(run("validate", "--ld", LLD[new], "--baseline", LLD[old], "--json",
+        doc = documented(run("validate", "--ld", LLD[new], "--baseline", LLD[old], "--json",
                              *kernel_args).stdout)
         found: dict[str, tuple[set[str], set[str]]] = {}
         for case in doc["cases"]:
@@ -214,10 +214,11 @@ def test_readme_release_table_is_what_the_linkers_do(kernel_args: list[str]) -> 
 ])
 def test_build_regression_ranks(old: str | None, new: str | None, at_risk_bad: bool,
                                 regressed: bool) -> None:
-    from lldbisect.steps import StepOutcome, StepVerdict
-    from lldbisect.validate import BuildResult
+    from lldbisect.analysis.convergence import Verdict
+    from lldbisect.bisect.steps import StepOutcome, StepVerdict
+    from lldbisect.linkers.validate import BuildComparison
 
     def outcome(state: str | None) -> StepOutcome:
-        return StepOutcome(StepVerdict.SKIP, "", 1.0, state)
+        return StepOutcome(StepVerdict.SKIP, "", 1.0, None if state is None else Verdict(state))
 
-    assert BuildResult("b", outcome(old), outcome(new), at_risk_bad).regressed() is regressed
+    assert BuildComparison("b", outcome(old), outcome(new), at_risk_bad).regressed() is regressed

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lldbisect.elf.nmlist import parse_nm_listing
 from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import load_rules
-from lldbisect.nmlist import parse_nm_listing
-from lldbisect.patch import Addition, c_string, edit_kallsyms_c, edit_mksysmap
-from lldbisect.propose import propose
+from lldbisect.patch.edit import Addition, c_string, edit_kallsyms_c, edit_mksysmap
+from lldbisect.patch.propose import propose
 from tests.proposing import ARMV4, AUTHOR, DATE, TREES, family, finding, patched_copy
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lldbisect.elf.nmlist import parse_nm_listing
 from lldbisect.kernel.model import RuleKind
 from lldbisect.kernel.rules import load_rules
-from lldbisect.nmlist import parse_nm_listing
-from lldbisect.propose import propose
+from lldbisect.patch.propose import propose
 from tests.proposing import ARMV4, AUTHOR, DATE, family, finding, patched_copy
 from tests.symbolshapes import listing
 

@@ -1,12 +1,11 @@
 """check on a real kernel: Debian's 6.1, the tiny ARMv5 recipe, real linkers.
 
 The kernel is built once per session; each case relinks it (seconds) with another
-linker or padding, as real-kernel-repro.md describes.
+linker or padding (lldbisect.kernel.repro).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.check import check_build
-from lldbisect.convergence import Verdict
-from lldbisect.repro import TinyArmBuild
+from lldbisect.analysis.check import check_build
+from lldbisect.analysis.convergence import Verdict
+from lldbisect.kernel.repro import TinyArmBuild
+from tests.schemas import documented
 
 pytestmark = [pytest.mark.kernel, pytest.mark.realbuild]
 
@@ -103,7 +103,7 @@ def test_cli_check_json_and_exit(tiny_arm: TinyArmBuild, failing: int, tmp_path:
                            "--log", str(log), str(tiny_arm.build_dir)],
                           capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
-    doc = json.loads(done.stdout)
+    doc = documented(done.stdout)
     assert doc["schema"] == "lldbisect.check/1" and doc["verdict"] == "diverged"
     assert doc["third_pass"] is True and doc["failure_message"].startswith("Inconsistent")
     assert doc["families"][0]["label"].startswith("lld ARM thunk")
@@ -132,7 +132,7 @@ def test_keep_stages_wrapper_saves_what_old_kernels_delete(tiny_arm: TinyArmBuil
 def test_proposed_patch_makes_lld16_converge(tiny_arm: TinyArmBuild, failing: int,
                                              tmp_path: Path) -> None:
     """The whole answer: check the failing build, propose, apply, relink: two passes."""
-    from lldbisect.propose import Finding, propose
+    from lldbisect.patch.propose import Finding, propose
     from tests.proposing import AUTHOR, DATE
     from tests.test_propose_real import assert_clean, checkpatch
 
@@ -143,8 +143,8 @@ def test_proposed_patch_makes_lld16_converge(tiny_arm: TinyArmBuild, failing: in
     assert proposal.patch is not None
     assert_clean(checkpatch(tiny_arm.tree, proposal.patch, tmp_path))
     from lldbisect.kernel.overlay import patched_tree
+    from lldbisect.kernel.relink import KernelRelinker
     from lldbisect.kernel.snapshot import kept_build
-    from lldbisect.steps import KernelRelinker
 
     scripts = {p: p.read_bytes() for p in (tiny_arm.tree / "scripts" / "kallsyms.c",
                                            tiny_arm.tree / "scripts" / "mksysmap")}

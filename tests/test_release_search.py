@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lldbisect.bisect import EndpointError, first_bad_release
-from lldbisect.steps import StepVerdict
+from lldbisect.bisect.policy import EndpointError, first_bad_release
+from lldbisect.bisect.steps import StepVerdict
 
 G, B, S = StepVerdict.GOOD, StepVerdict.BAD, StepVerdict.SKIP
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.kernel.model import RuleKind, Stage
+from lldbisect.elf.nmlist import parse_nm_listing
+from lldbisect.kernel.model import Filter, RuleKind
 from lldbisect.kernel.rules import RuleSet, load_rules
-from lldbisect.nmlist import parse_nm_listing
 from tests import symbolshapes
 
 TREES = Path(__file__).parent / "fixtures" / "trees"
@@ -48,10 +48,10 @@ def test_era_detection(tree: str, era: str, version: str, reads_sysmap: bool) ->
 def test_f0_rules_and_inline_checks() -> None:
     rs = _rules("f0-grep")
     kinds = {(r.stage, r.kind, r.pattern) for r in rs.rules}
-    assert (Stage.MKSYSMAP, RuleKind.TYPE, "aNUw") in kinds
-    assert (Stage.MKSYSMAP, RuleKind.SUBSTRING, "__crc_") in kinds  # no leading space
-    assert (Stage.MKSYSMAP, RuleKind.REGEX, " \\$[adt]") in kinds
-    assert (Stage.KALLSYMS, RuleKind.EXACT, "_SDA2_BASE_") in kinds
+    assert (Filter.MKSYSMAP, RuleKind.TYPE, "aNUw") in kinds
+    assert (Filter.MKSYSMAP, RuleKind.SUBSTRING, "__crc_") in kinds  # no leading space
+    assert (Filter.MKSYSMAP, RuleKind.REGEX, " \\$[adt]") in kinds
+    assert (Filter.KALLSYMS, RuleKind.EXACT, "_SDA2_BASE_") in kinds
     sda = next(r for r in rs.rules if r.pattern == "_SDA_BASE_")
     assert (sda.line, sda.comment) == (51, "ppc")
     # kallsyms reads nm directly in this era: mksysmap's rules do not hide from it.
@@ -75,7 +75,7 @@ def test_f2_with_and_without_matches() -> None:
     without, with_ = _rules("f2-nomatches"), _rules("f2-matches")
     stub = "00000018.long_branch.memmove"
     assert not _hidden(without, stub) and _hidden(with_, stub)
-    assert not any(r.kind is RuleKind.SUBSTRING for r in without.stage(Stage.KALLSYMS))
+    assert not any(r.kind is RuleKind.SUBSTRING for r in without.stage(Filter.KALLSYMS))
     thunk = with_.hiding_rule("__ARMV7PILongThunk_foo")
     assert thunk is not None and thunk.comment == "arm lld"  # carried from the group head
     assert not _hidden(with_, "__ARMv4PILongBXThunk_foo")
@@ -84,7 +84,7 @@ def test_f2_with_and_without_matches() -> None:
 def test_f3_both_filters_apply() -> None:
     rs = _rules("f3-grep-e")
     rule = rs.hiding_rule("__crc_x")
-    assert rule is not None and rule.stage is Stage.MKSYSMAP and rule.line == 13
+    assert rule is not None and rule.stage is Filter.MKSYSMAP and rule.line == 13
     assert rs.hiding_rule("L0") is not None and rs.hiding_rule("L0x") is None
 
 
@@ -121,7 +121,7 @@ def test_vendor_variations() -> None:
     assert _hidden(rs, "__acme_tramp_7") and _hidden(rs, "__acme_hook_x")  # own array
     assert _hidden(rs, "__LA25Thunk_f") and _hidden(rs, "__ARMV5PILongThunk_f")
     assert _hidden(rs, "kallsyms_markers") and _hidden(rs, "_SDA_BASE_")
-    sysmap = [r for r in rs.stage(Stage.MKSYSMAP)]
+    sysmap = [r for r in rs.stage(Filter.MKSYSMAP)]
     assert [r.kind for r in sysmap[-2:]] == [RuleKind.REGEX, RuleKind.SUBSTRING]
     assert sysmap[-1].pattern == ".acme_stub."
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lldbisect.elf.nmlist import parse_nm_listing
 from lldbisect.kernel.rules import RuleSet, load_rules
-from lldbisect.nmlist import parse_nm_listing
 from tests import elfcorpus, symbolshapes
 
 pytestmark = pytest.mark.kernel

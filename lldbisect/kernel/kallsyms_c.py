@@ -13,10 +13,9 @@ has used, and anything else inside a filter is reported rather than guessed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from lldbisect.errors import RulesError
-from lldbisect.kernel.model import Rule, RuleKind, Stage
+from lldbisect.kernel.model import Filter, Rule, RuleKind
 
 __all__ = ["parse_kallsyms_c"]
 
@@ -35,14 +34,6 @@ _ARRAY = re.compile(
     r"(?:static\s+)?(?:const\s+)?char\s*\*\s*(?:const\s+)?(\w+)\s*\[\s*\]\s*=\s*\{")
 _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "?": "?", "a": "\a",
               "b": "\b", "f": "\f", "r": "\r", "v": "\v"}
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # str, comment, code
-    text: str
-    line: int
-    end: int  # offset just past the token
 
 
 def parse_kallsyms_c(text: str, path: str) -> list[Rule]:
@@ -65,9 +56,9 @@ def parse_kallsyms_c(text: str, path: str) -> list[Rule]:
     # A line with no address (undefined symbols) or no name never becomes a table
     # entry: read_symbol() skips it (fscanf) or rejects it (strtoull), in every era.
     line = _line(text, functions["read_symbol"][0]) if "read_symbol" in functions else 0
-    rules.append(Rule(RuleKind.TYPE, "Uwv", Stage.KALLSYMS, path, line,
+    rules.append(Rule(RuleKind.TYPE, "Uwv", Filter.KALLSYMS, path, line,
                       "no address: read_symbol() cannot read the line", "read_symbol()"))
-    rules.append(Rule(RuleKind.EXACT, "", Stage.KALLSYMS, path, line,
+    rules.append(Rule(RuleKind.EXACT, "", Filter.KALLSYMS, path, line,
                       "no name: read_symbol() cannot read the line", "read_symbol()"))
     return rules
 
@@ -211,7 +202,7 @@ def _entries(text: str, start: int, end: int, kind: RuleKind, path: str) -> list
             group = trailing
         value = "".join(_c_string(lit, path, line)
                         for lit in re.findall(r'"(?:[^"\\]|\\.)*"', body, re.S))
-        rules.append(Rule(kind, value, Stage.KALLSYMS, path, line, group, body))
+        rules.append(Rule(kind, value, Filter.KALLSYMS, path, line, group, body))
     return rules
 
 
@@ -264,7 +255,7 @@ def _conditions(text: str, code: str, start: int, end: int, path: str,
     for m in _ABS_BLOCK.finditer(code, start, end):
         keep = frozenset(re.findall(r'strcmp\s*\(\s*\w+\s*,\s*"([^"]*)"', text[
             m.start("body"):m.end("body")]))
-        rules.append(Rule(RuleKind.TYPE, "Aa", Stage.KALLSYMS, path, _line(text, m.start()),
+        rules.append(Rule(RuleKind.TYPE, "Aa", Filter.KALLSYMS, path, _line(text, m.start()),
                           "absolute symbols, but for a few useful ones",
                           " ".join(code[m.start():m.end()].split()), keep=keep))
     for m in _IF_RETURN.finditer(code, start, end):
@@ -275,7 +266,7 @@ def _conditions(text: str, code: str, start: int, end: int, path: str,
             continue
         line = _line(text, m.start())
         for term in _split_or(cond):
-            rule = _term_rule(term, text, code, path, line)
+            rule = _term_rule(term, text, path, line)
             if rule is None:
                 if _is_length_or_range_check(term):
                     continue
@@ -315,27 +306,27 @@ def _is_length_or_range_check(term: str) -> bool:
                           r"|addr|all_symbols|is_ignored_symbol|symbol_valid", term))
 
 
-def _term_rule(term: str, text: str, code: str, path: str, line: int) -> Rule | None:
+def _term_rule(term: str, text: str, path: str, line: int) -> Rule | None:
     t = term.strip()
     source = " ".join(t.split())
     m = _TYPE_TERM.fullmatch(t)
     if m:
         letters = m.group("c") + (m.group("c").lower() if m.group("upper") else "")
-        return Rule(RuleKind.TYPE, letters, Stage.KALLSYMS, path, line,
+        return Rule(RuleKind.TYPE, letters, Filter.KALLSYMS, path, line,
                     "symbol type", source)
     m = _FIRST_CHAR.fullmatch(t)
     if m:
-        return Rule(RuleKind.PREFIX, m.group("c"), Stage.KALLSYMS, path, line,
+        return Rule(RuleKind.PREFIX, m.group("c"), Filter.KALLSYMS, path, line,
                     "first character", source)
     m = _STRNCMP.fullmatch(t)
     if m:
-        return Rule(RuleKind.PREFIX, m.group("s")[: int(m.group("n"))], Stage.KALLSYMS,
+        return Rule(RuleKind.PREFIX, m.group("s")[: int(m.group("n"))], Filter.KALLSYMS,
                     path, line, "", source)
     if _MAPPING.fullmatch(t):
         d = _MAPPING_DEF.search(text)
         letters = d.group("letters") if d else "axtd"
         # strchr() also finds the terminating NUL, so "$" alone is a mapping symbol too.
         regex = rf"^\$(?:[{re.escape(letters)}]?)(?:\.|$)"
-        return Rule(RuleKind.REGEX, regex, Stage.KALLSYMS, path, line,
+        return Rule(RuleKind.REGEX, regex, Filter.KALLSYMS, path, line,
                     "ARM mapping symbols", source, regex=regex)
     return None

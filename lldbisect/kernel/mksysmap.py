@@ -16,7 +16,7 @@ from dataclasses import replace
 from lldbisect.errors import RulesError
 from lldbisect.kernel.bre import PosixRegexError, translate
 from lldbisect.kernel.kallsyms_c import check_conflict_markers
-from lldbisect.kernel.model import Rule, RuleKind, Stage
+from lldbisect.kernel.model import Filter, Rule, RuleKind
 from lldbisect.kernel.shell import Command, ShellSyntaxError, Word, parse_pipelines
 
 __all__ = ["parse_mksysmap"]
@@ -250,7 +250,7 @@ def _regex_rule(pattern: str, path: str, line: int, comment: str, word: Word | N
     if ignore_case:
         regex = "(?i)" + regex
     kind, text = classify(pattern, extended=extended)
-    return Rule(kind, text, Stage.MKSYSMAP, path, line, comment,
+    return Rule(kind, text, Filter.MKSYSMAP, path, line, comment,
                 source if source is not None else (word.raw if word else pattern), regex,
                 name_regex=_name_anchored(pattern, extended, sed, ignore_case))
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Rule", "RuleKind", "Stage", "name_matches"]
+__all__ = ["Filter", "Rule", "RuleKind", "name_matches"]
 
 
 class RuleKind(StrEnum):
@@ -18,7 +18,9 @@ class RuleKind(StrEnum):
     TYPE = "type"  # nm type letters; with ``keep`` names, the absolute-symbol allow-list
 
 
-class Stage(StrEnum):
+class Filter(StrEnum):
+    """Which program drops a symbol: mksysmap (System.map) or kallsyms itself."""
+
     MKSYSMAP = "mksysmap"  # filters the `nm -n` listing (System.map, and kallsyms from 6.1)
     KALLSYMS = "kallsyms"  # scripts/kallsyms.c's own checks
 
@@ -36,7 +38,7 @@ class Rule:
 
     kind: RuleKind
     pattern: str
-    stage: Stage
+    stage: Filter
     file: str
     line: int
     comment: str = ""
@@ -51,7 +53,7 @@ class Rule:
         """Whether this rule drops the symbol (``nm_line`` as ``nm -n`` prints it)."""
         if self.regex is not None:
             # sed and grep see the whole nm line; kallsyms.c's checks see the name.
-            subject = nm_line if self.stage is Stage.MKSYSMAP else name
+            subject = nm_line if self.stage is Filter.MKSYSMAP else name
             return _compiled(self.regex).search(subject) is not None
         if self.kind is RuleKind.TYPE:
             return letter in self.pattern and name not in self.keep

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from itertools import compress, count, repeat
 from pathlib import Path
 
+from lldbisect.elf.table import UNDEFINED_LETTERS, SymbolTable
 from lldbisect.errors import RulesError
 from lldbisect.kernel.kallsyms_c import parse_kallsyms_c
 from lldbisect.kernel.mksysmap import parse_mksysmap
-from lldbisect.kernel.model import Rule, RuleKind, Stage
-from lldbisect.symtable import UNDEFINED_LETTERS, SymbolTable
+from lldbisect.kernel.model import Filter, Rule, RuleKind
 
 __all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_labelled",
            "load_rules"]
@@ -58,10 +58,10 @@ class Visibility:
         return self.sysmap_hidden.translate(_NOT)
 
     def sysmap_rule(self, i: int) -> Rule | None:
-        return self._first(Stage.MKSYSMAP, i) if self.sysmap_hidden[i] else None
+        return self._first(Filter.MKSYSMAP, i) if self.sysmap_hidden[i] else None
 
     def kallsyms_rule(self, i: int) -> Rule | None:
-        return self._first(Stage.KALLSYMS, i) if self.kallsyms_hidden[i] else None
+        return self._first(Filter.KALLSYMS, i) if self.kallsyms_hidden[i] else None
 
     def hidden_by(self, i: int) -> Rule | None:
         """The rule that keeps symbol ``i`` out of the kallsyms table, if any."""
@@ -72,7 +72,19 @@ class Visibility:
     def visible(self) -> list[int]:
         return list(compress(count(), self.kallsyms_mask()))
 
-    def _first(self, stage: Stage, i: int) -> Rule | None:
+    def family_hider(self, members: Iterable[int]) -> Rule | None:
+        """The rule that keeps a family (its members' indices) out of the kallsyms
+        table: None as soon as one member is in it; else the rule hiding the first.
+        The one answer to "which rule hides this family" wherever there are real
+        symbols, their own type letters and addresses included."""
+        first = None
+        for i in members:
+            if self.in_kallsyms(i):
+                return None
+            first = i if first is None else first
+        return None if first is None else self.hidden_by(first)
+
+    def _first(self, stage: Filter, i: int) -> Rule | None:
         t = self.table
         name, letter = t.name(i), t.letters[i]
         line = _nm_line(t.addresses[i], letter, name, 8 if t.elf_class == 32 else 16)
@@ -102,23 +114,23 @@ class RuleSet:
     def warnings(self) -> list[str]:
         return [f"{r.file}:{r.line}: {r.warning}" for r in self.rules if r.warning]
 
-    def stage(self, stage: Stage) -> list[Rule]:
+    def stage(self, stage: Filter) -> list[Rule]:
         return [r for r in self.rules if r.stage is stage]
 
     def apply(self, table: SymbolTable) -> Visibility:
         """Which stages hide each symbol of ``table``; ``Visibility`` names the rules."""
         names, letters = table.names, table.letters
         text = _TableText(table)
-        sysmap = _hidden_mask(self.stage(Stage.MKSYSMAP), names, letters, text)
-        kallsyms = _hidden_mask(self.stage(Stage.KALLSYMS), names, letters, text)
+        sysmap = _hidden_mask(self.stage(Filter.MKSYSMAP), names, letters, text)
+        kallsyms = _hidden_mask(self.stage(Filter.KALLSYMS), names, letters, text)
         return Visibility(sysmap, kallsyms, self.kallsyms_reads_sysmap, self, table)
 
     def hiding_rule(self, name: str, letter: str = "t", address: int = 0,
                     width: int = 8) -> Rule | None:
         """The rule that keeps one symbol out of the kallsyms table, if any."""
         line = _nm_line(address, letter, name, width)
-        for stage in ((Stage.MKSYSMAP, Stage.KALLSYMS) if self.kallsyms_reads_sysmap
-                      else (Stage.KALLSYMS,)):
+        for stage in ((Filter.MKSYSMAP, Filter.KALLSYMS) if self.kallsyms_reads_sysmap
+                      else (Filter.KALLSYMS,)):
             for rule in self.stage(stage):
                 if rule.hides(name, letter, line):
                     return rule
@@ -204,9 +216,9 @@ def _hidden_mask(rules: Sequence[Rule], names: list[str], letters: str,
         masks.append(mask)
     # Name-equivalent rules were matched above, as the plain kinds they are.
     name_regexes = [r.name_regex or r.regex for r in rules if r.regex is not None and (
-        r.stage is Stage.KALLSYMS or r.name_regex is not None) and not _name_equivalent(r)]
+        r.stage is Filter.KALLSYMS or r.name_regex is not None) and not _name_equivalent(r)]
     line_regexes = [r.regex for r in rules if r.regex is not None and r.stage is
-                    Stage.MKSYSMAP and r.name_regex is None and not _name_equivalent(r)]
+                    Filter.MKSYSMAP and r.name_regex is None and not _name_equivalent(r)]
     for subjects, regexes in ((names, name_regexes), (None, line_regexes)):
         if not regexes:
             continue
@@ -231,7 +243,7 @@ def _name_equivalent(rule: Rule) -> bool:
     tail, `` [aNU] `` only the type, and `` fo`` only a name's start — but a one-character
     `` t`` would match the type letter too, and a substring may match the address.
     """
-    if rule.regex is None or rule.regex.startswith("(?i)") or rule.stage is Stage.KALLSYMS:
+    if rule.regex is None or rule.regex.startswith("(?i)") or rule.stage is Filter.KALLSYMS:
         return False
     if rule.kind in (RuleKind.EXACT, RuleKind.SUFFIX, RuleKind.TYPE):
         return True

@@ -129,7 +129,9 @@ def _mtime(p: Pass) -> float:
 
 def _fresh(passes: list[Pass]) -> list[Pass]:
     """The passes of the latest link: a pass older than the one before it was left by
-    an earlier build (link-vmlinux.sh does not delete a third pass it no longer needs)."""
+    an earlier build (link-vmlinux.sh does not delete a third pass it no longer needs).
+    Whether a third pass runs changed with kernel commit 951bcae6c5a0 ("kallsyms: Avoid
+    weak references for kallsyms symbols"), after which it always ran until 6.10."""
     out: list[Pass] = []
     for p in passes:
         if out and _mtime(p) < _mtime(out[-1]):

@@ -1,0 +1,232 @@
+"""The only importer of GitPython: identities, worktrees, tree hashes and ``git bisect``.
+
+Every bisect runs in a worktree of its own, so the user's checkout, index and branch are
+never touched; git keeps each worktree's bisect state apart, which is what lets a run be
+resumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from lldbisect.bisect.verdicts import StepVerdict
+from lldbisect.errors import InputError, ToolError
+
+__all__ = ["BisectState", "CommitInfo", "Worktree", "identity", "open_repo", "remaining",
+           "repo_tag"]
+
+
+def remaining(state_message: str) -> str:
+    """git's own "N revisions left to test after this (roughly M steps)", shortened."""
+    m = re.search(r"(\d+) revisions? left to test after this \(roughly (\d+) steps?\)",
+                  state_message)
+    return f"; {m.group(1)} candidates left, ~{m.group(2)} steps left" if m else ""
+
+
+def identity(where: Path | None = None) -> str:
+    """``Name <email>`` from git config (the repository's, else the user's), as
+    ``git format-patch`` and ``Signed-off-by`` use it."""
+    readers = []
+    if where is not None:
+        with contextlib.suppress(git.InvalidGitRepositoryError, git.NoSuchPathError):
+            readers.append(git.Repo(where, search_parent_directories=True).config_reader())
+    readers.append(git.GitConfigParser(
+        [str(Path.home() / ".gitconfig"), "/etc/gitconfig"], read_only=True))
+    for reader in readers:
+        name = reader.get_value("user", "name", default="")
+        email = reader.get_value("user", "email", default="")
+        if name and email:
+            return f"{name} <{email}>"
+    return "lldbisect <lldbisect@localhost>"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    hexsha: str
+    subject: str
+    author: str
+    date: str
+
+
+def open_repo(path: Path) -> git.Repo:
+    """The repository at ``path``. Raises InputError when it is not one."""
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(path, "not a git repository") from None
+
+
+def repo_tag(repo: git.Repo) -> str:
+    """A short stable name for the user's repository, for our worktree and cache of it."""
+    return hashlib.sha1(str(Path(repo.working_dir).resolve()).encode()).hexdigest()[:12]
+
+
+class Worktree:
+    """A detached worktree of ``repo`` under ``path``, created once and reused."""
+
+    owned = True  # ours to check out; False for the user's checkout under git bisect run
+
+    @classmethod
+    def existing(cls, repo: git.Repo) -> Worktree:
+        """The user's own checkout, as ``git bisect run`` left it: never checked out."""
+        wt = cls.__new__(cls)
+        wt.repo, wt.path, wt.wt, wt.owned = repo, Path(repo.working_dir), repo, False
+        return wt
+
+    def __init__(self, repo: git.Repo, path: Path) -> None:
+        self.repo = repo
+        self.path = path
+        if not (path / ".git").exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._git_main("worktree", "prune")
+            self._git_main("worktree", "add", "--detach", str(path), "HEAD")
+        self.wt = git.Repo(path)
+
+    def _git_main(self, *args: str) -> str:
+        try:
+            # --git-dir: a repository whose work tree has no .git (core.worktree) too.
+            return str(self.repo.git.execute(["git", f"--git-dir={self.repo.git_dir}", *args]))
+        except git.GitCommandError as e:
+            raise ToolError(f"git {' '.join(args[:2])} failed: {e.stderr.strip()[-300:]}")\
+                from None
+
+    def git(self, *args: str) -> str:
+        try:
+            return str(self.wt.git.execute(["git", *args]))
+        except git.GitCommandError as e:
+            raise ToolError(f"git {' '.join(args[:2])} failed in {self.path}:"
+                            f" {(e.stderr or e.stdout or '').strip()[-300:]}") from None
+
+    def resolve(self, rev: str) -> str:
+        """The full hash of ``rev``. Raises InputError for an unknown revision."""
+        try:
+            return str(self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
+        except git.GitCommandError:
+            raise InputError(str(self.repo.working_dir), f"unknown revision {rev!r}") from None
+
+    def info(self, rev: str) -> CommitInfo:
+        c = self.repo.commit(rev)
+        return CommitInfo(c.hexsha, str(c.summary), f"{c.author.name} <{c.author.email}>",
+                          c.committed_datetime.isoformat())
+
+    def tree_hash(self, rev: str, paths: list[str]) -> str:
+        """The git tree (or blob) hashes of ``paths`` at ``rev``: equal when those paths
+        are equal, whatever else the commit changed."""
+        out = []
+        for p in paths:
+            try:
+                out.append(f"{p}={self.repo.git.rev_parse(f'{rev}:{p}')}")
+            except git.GitCommandError:
+                out.append(f"{p}=absent")
+        return ",".join(out)
+
+    def candidates(self, good: str, bad: str, pathspec: list[str]) -> list[str]:
+        """Commits in good..bad touching ``pathspec`` (what git bisect will test)."""
+        out = self.repo.git.rev_list(f"{good}..{bad}", "--", *pathspec)
+        return [ln for ln in str(out).splitlines() if ln]
+
+    def checkout(self, rev: str) -> None:
+        if not self.owned:
+            if self.resolve(rev) != self.head():
+                raise ToolError(f"{self.path} is the user's checkout: not moving it")
+            return
+        self.git("checkout", "--quiet", "--detach", "--force", rev)
+
+    def head(self) -> str:
+        return str(self.wt.head.commit.hexsha)
+
+
+@dataclass(frozen=True)
+class BisectState:
+    """Where ``git bisect`` stands after a step."""
+
+    done: bool
+    culprit: str | None
+    candidates: list[str]  # when only skipped commits are left
+    message: str
+
+
+def bisect_start(wt: Worktree, bad: str, good: str, pathspec: list[str]) -> BisectState:
+    wt.git("bisect", "reset")
+    return _state(wt.git("bisect", "start", bad, good, "--", *pathspec))
+
+
+def bisect_active(wt: Worktree) -> bool:
+    try:
+        return bool(wt.git("bisect", "log").strip())
+    except ToolError:
+        return False
+
+
+def bisect_mark(wt: Worktree, term: StepVerdict) -> BisectState:
+    """``git bisect good|bad|skip`` at HEAD, and what git said."""
+    return _state(wt.git("bisect", term))
+
+
+def _state(out: str) -> BisectState:
+    m = re.search(r"^([0-9a-f]{40}) is the first bad commit", out, re.M)
+    if m:
+        return BisectState(True, m.group(1), [], out)
+    if "only skipped commits left" in out:
+        cands = re.findall(r"^([0-9a-f]{40})", out.split("first bad commit", 1)[-1], re.M)
+        return BisectState(True, None, cands, out)
+    return BisectState(False, None, [], out)
+
+
+def bisect_log(wt: Worktree) -> str:
+    try:
+        return wt.git("bisect", "log")
+    except ToolError:
+        return ""
+
+
+def bisect_reset(wt: Worktree) -> None:
+    with contextlib.suppress(ToolError):
+        wt.git("bisect", "reset", "--quiet")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed: its text before and after ("" where absent)."""
+
+    old_path: str | None
+    new_path: str | None
+    old_text: str
+    new_text: str
+
+
+def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
+    """The commit ``rev`` of the repository at ``path`` and the files it changed against
+    its first parent, read from git's objects (the checkout is not touched).
+
+    Raises InputError for a path that is no repository or an unknown revision."""
+    repo = open_repo(path)
+    try:
+        commit = repo.commit(rev)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise InputError(path, f"unknown revision {rev!r}") from None
+    info = CommitInfo(commit.hexsha, str(commit.summary),
+                      f"{commit.author.name} <{commit.author.email}>",
+                      commit.committed_datetime.isoformat())
+    base = commit.parents[0] if commit.parents else git.NULL_TREE
+    # a is the parent, b the commit (GitPython reverses the sense against NULL_TREE).
+    diffs = commit.diff(base, R=bool(commit.parents))
+    changes = []
+    for d in diffs:
+        changes.append(FileChange(d.a_path if d.a_blob else None,
+                                  d.b_path if d.b_blob else None,
+                                  _blob_text(d.a_blob), _blob_text(d.b_blob)))
+    return info, changes
+
+
+def _blob_text(blob: git.Blob | None) -> str:
+    if blob is None:
+        return ""
+    data: bytes = blob.data_stream.read()
+    return data.decode("utf-8", errors="replace")

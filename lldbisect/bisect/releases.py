@@ -1,0 +1,76 @@
+"""A bisect over released linkers: relink the build with each, judge, record.
+
+``bisect versions`` and ``hunt`` both run it; each release is ordered by what its
+``--version`` says, and each step is recorded with the check that judged it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from packaging.version import Version
+
+from lldbisect.analysis.convergence import Verdict
+from lldbisect.bisect.policy import first_bad_release
+from lldbisect.bisect.steps import judge
+from lldbisect.bisect.verdicts import StepVerdict
+from lldbisect.kernel.relink import KernelRelinker
+
+__all__ = ["ReleaseBisect", "ReleaseStep", "bisect_releases"]
+
+
+@dataclass(frozen=True)
+class ReleaseStep:
+    linker: str
+    version: Version
+    verdict: StepVerdict
+    check: Verdict | None  # None: the kernel did not link
+    visible_families: tuple[str, ...]
+    seconds: float
+    reason: str
+
+
+@dataclass
+class ReleaseBisect:
+    """The last good and the first bad release (linker, version), every step taken, the
+    releases that could not link the build, and those the first bad may hide among."""
+
+    last_good: tuple[str, Version]
+    first_bad: tuple[str, Version]
+    steps: list[ReleaseStep] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+
+    @property
+    def new_visible_families(self) -> list[str]:
+        """What the first bad release lets kallsyms see that the last good did not."""
+        seen = {s.linker: set(s.visible_families) for s in self.steps}
+        return sorted(seen.get(self.first_bad[0], set()) - seen.get(self.last_good[0], set()))
+
+
+def bisect_releases(relinker: KernelRelinker, linkers: Sequence[tuple[Version, str]], *,
+                    at_risk_bad: bool, progress: Callable[[ReleaseStep], None]
+                    ) -> ReleaseBisect:
+    """Bisect ``linkers`` ((version, path), in any order) on the build.
+
+    Raises EndpointError (an InputError) when the oldest linker that links the build is
+    not good or the newest not bad.
+    """
+    ordered = sorted(linkers)
+    steps: list[ReleaseStep] = []
+
+    def test(k: int) -> StepVerdict:
+        version, ld = ordered[k]
+        outcome = judge(relinker, ld, at_risk_bad=at_risk_bad)
+        step = ReleaseStep(ld, version, outcome.verdict, outcome.check_verdict,
+                           outcome.visible_families, outcome.seconds, outcome.reason)
+        steps.append(step)
+        progress(step)
+        return outcome.verdict
+
+    search = first_bad_release(len(ordered), test, lambda k: ordered[k][1])
+    (good_v, good_ld), (bad_v, bad_ld) = ordered[search.last_good], ordered[search.first_bad]
+    return ReleaseBisect((good_ld, good_v), (bad_ld, bad_v), steps,
+                         [ordered[k][1] for k in search.skipped],
+                         [ordered[k][1] for k in search.ambiguous()])

@@ -1,0 +1,46 @@
+"""One bisect step's verdict: relink the kernel with a linker, then ``check`` it.
+
+Verdicts follow ``git bisect run``: good, bad, skip (the kernel did not link for another
+reason, or its passes differ for a reason no linker name explains). Anything that is
+lldbisect's or the machine's fault raises, so the caller aborts instead of judging.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from lldbisect.analysis.check import check_build
+from lldbisect.analysis.convergence import Verdict
+from lldbisect.bisect.verdicts import StepVerdict
+from lldbisect.kernel.relink import KernelRelinker
+
+__all__ = ["StepOutcome", "StepVerdict", "judge"]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    verdict: StepVerdict
+    reason: str
+    seconds: float
+    check_verdict: Verdict | None = None  # None: the kernel did not link
+    culprits: tuple[str, ...] = ()
+    visible_families: tuple[str, ...] = ()  # the patterns of families kallsyms sees
+
+
+def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> StepOutcome:
+    """Relink with ``ld`` and judge the result."""
+    start = time.monotonic()
+    status, log = relinker.relink(ld)
+    if status and "Inconsistent kallsyms data" not in log:
+        tail = " / ".join(ln for ln in log.splitlines()[-3:] if ln.strip())
+        return StepOutcome(StepVerdict.SKIP, f"the kernel did not link: {tail[-300:]}",
+                           time.monotonic() - start)
+    found = check_build(relinker.build_dir, log=log).comparison
+    visible = tuple(f.family.pattern for f in found.families if f.visible)
+    verdict = {Verdict.CONVERGED: StepVerdict.GOOD, Verdict.DIVERGED: StepVerdict.BAD,
+               Verdict.DIVERGED_OTHER: StepVerdict.SKIP,
+               Verdict.AT_RISK: StepVerdict.BAD if at_risk_bad else StepVerdict.GOOD,
+               }[found.verdict]
+    return StepOutcome(verdict, found.reason, time.monotonic() - start,
+                       found.verdict, tuple(found.culprits), visible)

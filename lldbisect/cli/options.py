@@ -1,0 +1,38 @@
+"""Options that several commands share: one name, one meaning, one help text each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["at_risk_option", "ld_option", "output_option", "write_output"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def at_risk_option(help: str) -> Callable[[F], F]:
+    """``--at-risk-ok`` (also spelt ``--at-risk-good``, its name in bisect commands)."""
+    return click.option("--at-risk-ok", "--at-risk-good", "at_risk_ok", is_flag=True,
+                        help=help)
+
+
+def ld_option(*names: str, help: str, **kw: Any) -> Callable[[F], F]:
+    """``--ld LINKER``: a path, or a name on PATH."""
+    return click.option("--ld", *names, metavar="LINKER", help=help, **kw)
+
+
+def output_option(what: str) -> Callable[[F], F]:
+    return click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
+                        help=f"Write {what} to FILE (`-`: standard output).")
+
+
+def write_output(output: Path, text: str) -> None:
+    """``text`` to ``output``, where ``-`` is standard output."""
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    output.write_text(text)
+    click.echo(f"lldbisect: wrote {output}", err=True)

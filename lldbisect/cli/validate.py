@@ -1,0 +1,168 @@
+"""``probe`` and ``validate``: a linker release's effect on kallsyms, before it ships.
+
+Exit statuses: 0 nothing a given kernel would see; 1 (validate) the new linker brings a
+family a given kernel sees, cannot link a case the baseline could, or makes a given
+build stop converging; 2 bad input; 3 a tool failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lldbisect.cli.options import at_risk_option, ld_option
+from lldbisect.cli.status import EXIT_FINDING
+from lldbisect.errors import InputError
+from lldbisect.linkers.cases import ARCHES, Case, select
+
+_arch_option = click.option(
+    "--arch", "arches", multiple=True, metavar="ARCH",
+    help=f"Only this kernel ARCH ({', '.join(ARCHES)}); repeatable. Default: all.")
+_case_option = click.option("--case", "case_names", multiple=True, metavar="NAME",
+                            help="Only this case (see --list); repeatable.")
+_kernel_option = click.option(
+    "--kernel", "kernels", multiple=True, type=click.Path(path_type=Path), metavar="TREE",
+    help="A kernel source tree whose rules decide what kallsyms sees; repeatable.")
+_jobs_option = click.option("--jobs", "-j", type=click.IntRange(1), metavar="N",
+                            help="Parallel links (default: the number of CPUs).")
+
+
+def _say(message: str) -> None:
+    click.echo(f"lldbisect: {message}", err=True)
+
+
+def _cases(arches: tuple[str, ...], names: tuple[str, ...]) -> list[Case]:
+    try:
+        return select(arches, names)
+    except KeyError as e:
+        raise InputError(None, str(e.args[0])) from None
+
+
+def _cache() -> Path:
+    from lldbisect.cache import cache_dir
+
+    return cache_dir()
+
+
+def _list_cases() -> None:
+    from lldbisect.linkers.cases import CASES
+
+    for c in CASES:
+        click.echo(f"{c.name:<20} {c.arch:<8} {c.what}; flags: {' '.join(c.flags)}")
+
+
+@click.command()
+@ld_option(required=False,
+           help="The linker to probe (ld.lld of any release, or a GNU ld).")
+@_arch_option
+@_case_option
+@_kernel_option
+@_jobs_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.probe/1).")
+@click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
+def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
+          kernels: tuple[Path, ...], jobs: int | None, as_json: bool,
+          list_cases: bool) -> None:
+    """Link a small far-call corpus with --ld and list what the linker makes.
+
+    One case per architecture and code model (ARM v7/Thumb-2/v6-M/v5/v4T, absolute and
+    --pic-veneer, interworking; arm64 with and without --pic-veneer, erratum 843419;
+    MIPS and microMIPS LA25; ppc64 long branch and PLT; ppc32), linked with the flags
+    each architecture's kernel passes to its vmlinux link. Every family of symbols the
+    linker made is listed, with whether each --kernel tree's rules let kallsyms see it.
+    A case the linker cannot do is reported as unsupported.
+
+    \b
+    Example:
+      lldbisect probe --ld /usr/lib/llvm-16/bin/ld.lld --arch arm \\
+          --kernel "$(lldbisect kernel-source linux-source-6.1)"
+    """
+    from lldbisect.kernel.rules import load_labelled
+    from lldbisect.linkers.identity import version_line
+    from lldbisect.linkers.probe import probe as run_probe
+    from lldbisect.report.probe import probe_json, probe_text
+
+    if list_cases:
+        _list_cases()
+        return
+    if not ld:
+        raise click.UsageError("Missing option '--ld' (or use --list).")
+    cases = _cases(arches, case_names)
+    trees = load_labelled(kernels)
+    version = version_line(ld)
+    results = run_probe(ld, cases, trees, cache=_cache(), jobs=jobs)
+    labels = [label for label, _ in trees]
+    if as_json:
+        click.echo(json.dumps(probe_json(ld, version, labels, results), indent=1))
+    else:
+        click.echo(probe_text(ld, version, labels, results), nl=False)
+
+
+@click.command()
+@ld_option("new_ld", required=True, help="The linker to validate.")
+@click.option("--baseline", "old_ld", required=True, metavar="LINKER",
+              help="The linker it replaces.")
+@_arch_option
+@_case_option
+@_kernel_option
+@click.option("--kernel-build", "builds", multiple=True, type=click.Path(path_type=Path),
+              metavar="DIR", help="A built kernel to relink with both; repeatable. It is"
+                                  " left linked by the baseline.")
+@click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
+              help="An argument the kernels' make needs (default: what `lldbisect repro`"
+                   " recorded in each build).")
+@at_risk_option("Judge an at-risk build as converged (default: at risk counts).")
+@click.option("--shard", default="1/1", metavar="I/N",
+              help="Run only the I-th of N slices of the cases (for a CI matrix).")
+@_jobs_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (schema lldbisect.validate/1).")
+@click.option("--junit", type=click.Path(path_type=Path), metavar="FILE",
+              help="Also write a JUnit XML report to FILE.")
+def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tuple[str, ...],
+             kernels: tuple[Path, ...], builds: tuple[Path, ...], make_args: tuple[str, ...],
+             at_risk_ok: bool, shard: str, jobs: int | None, as_json: bool,
+             junit: Path | None) -> None:
+    """Compare a new linker with a baseline before it ships.
+
+    Probes both (see `lldbisect probe`), relinks each --kernel-build with both, and
+    reports what NEW brings: new families and which --kernel trees would see them, and
+    builds that stop converging. Exit 1 when NEW brings a family a given kernel sees,
+    cannot link a case OLD could, or makes a given build stop converging.
+
+    \b
+    Example:
+      lldbisect validate --ld /usr/lib/llvm-16/bin/ld.lld \\
+          --baseline /usr/lib/llvm-15/bin/ld.lld \\
+          --kernel "$(lldbisect kernel-source linux-source-6.1)" --junit validate.xml
+    """
+    from lldbisect.kernel.relink import KernelRelinker
+    from lldbisect.kernel.rules import load_labelled
+    from lldbisect.linkers.validate import Shard
+    from lldbisect.linkers.validate import validate as run_validate
+    from lldbisect.report.probe import validation_json, validation_junit, validation_text
+
+    cases = _cases(arches, case_names)
+    trees = load_labelled(kernels)
+    relinkers = []
+    for b in builds:
+        if not (b / "vmlinux.o").is_file() and not (b / "Makefile").is_file():
+            raise InputError(b, "not a kernel build directory (no Makefile, no vmlinux.o)")
+        relinkers.append(KernelRelinker(b, list(make_args) or None))
+    result = run_validate(new_ld, old_ld, cases, trees, relinkers, cache=_cache(),
+                          shard=Shard.parse(shard), jobs=jobs,
+                          at_risk_bad=not at_risk_ok, progress=_say)
+    if junit:
+        try:
+            junit.write_bytes(validation_junit(result))
+        except OSError as e:
+            raise InputError(junit, f"cannot write the JUnit report: {e.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(validation_json(result), indent=1))
+    else:
+        click.echo(validation_text(result), nl=False)
+    if result.failed():
+        sys.exit(EXIT_FINDING)

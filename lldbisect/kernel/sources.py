@@ -1,0 +1,149 @@
+"""Fetch Debian packages (kernel sources, debug kernels) into a cache outside any repository.
+
+Packages of the machine's own release come through ``apt-get download``; packages of
+another release (trixie's ``linux-source-6.12`` on a bookworm machine) through a private
+apt configuration in the cache, so the system's sources are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from lldbisect.cache import cache_dir
+from lldbisect.errors import ToolError
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def _run(argv: list[str], what: str, cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
+    except FileNotFoundError:
+        raise ToolError(f"{argv[0]} not found: needed to {what}") from None
+    if done.returncode:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ToolError(f"could not {what}: {' '.join(argv[:2])} exited"
+                        f" {done.returncode}: {tail[0]}")
+    return done.stdout
+
+
+def system_mirror() -> str:
+    """The Debian mirror the machine's own apt sources use."""
+    for path in [Path("/etc/apt/sources.list"),
+                 *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        m = re.search(r"^\s*URIs:\s*(\S+/debian)/?\s*$", text, re.M) or re.search(
+            r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+/debian)/?\s+\S+", text, re.M)
+        if m:
+            return m.group(1)
+    return DEFAULT_MIRROR
+
+
+def _private_apt(suite: str) -> list[str]:
+    """apt options for a private configuration that knows only ``suite``."""
+    root = cache_dir() / "apt" / suite
+    lists = root / "lists"
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    sources = root / "sources.list"
+    sources.write_text(f"deb [signed-by={KEYRING}] {system_mirror()} {suite} main\n")
+    opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
+            "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
+            "-o", "APT::Get::List-Cleanup=0"]
+    if not any(lists.glob("*Packages*")):
+        (root / "cache").mkdir(exist_ok=True)
+        _run(["apt-get", "-q", *opts, "update"], f"read the {suite} package lists")
+    return opts
+
+
+def download(package: str, suite: str | None = None) -> Path:
+    """The ``.deb`` of ``package`` in the cache, downloading it once.
+
+    ``suite`` names another Debian release than the machine's (e.g. ``trixie``).
+    Raises ToolError when apt cannot get it.
+    """
+    dest = cache_dir() / "debs" / (suite or "system")
+    dest.mkdir(parents=True, exist_ok=True)
+    found = sorted(dest.glob(f"{package}_*.deb"))
+    if found:
+        return found[-1]
+    opts = _private_apt(suite) if suite else []
+    partial = dest / "partial"
+    partial.mkdir(exist_ok=True)
+    _run(["apt-get", "-q", *opts, "download", package], f"download {package}", partial)
+    debs = sorted(partial.glob(f"{package}_*.deb"))
+    if not debs:
+        raise ToolError(f"apt-get download {package} left no .deb in {partial}")
+    final = dest / debs[-1].name
+    debs[-1].replace(final)
+    return final
+
+
+def deb_member(deb: Path, member: str, out: Path) -> Path:
+    """Extract one file of a ``.deb``'s data archive to ``out`` (once)."""
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                          stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            for info in tar:
+                if info.name.lstrip("./") == member.lstrip("./"):
+                    src = tar.extractfile(info)
+                    if src is None:
+                        break
+                    with open(tmp, "wb") as f:
+                        shutil.copyfileobj(src, f, 1 << 20)
+                    break
+        proc.stdout.close()
+    if not tmp.exists():
+        raise ToolError(f"{deb.name} has no {member}")
+    tmp.replace(out)
+    return out
+
+
+# What a kernel tree's rules and link stages need, for a partial unpack.
+RULE_FILES = ("Makefile", "scripts/kallsyms.c", "scripts/mksysmap",
+              "scripts/link-vmlinux.sh", "scripts/checkpatch.pl", "scripts/spelling.txt",
+              "scripts/const_structs.checkpatch", "include/linux/kallsyms.h",
+              "tools/include/linux/kallsyms.h", "scripts/include")
+
+
+def kernel_source(package: str = "linux-source-6.1", suite: str | None = None, *,
+                  full: bool = False) -> Path:
+    """Debian's kernel source unpacked in the cache; the tree's path.
+
+    By default only the files that hold the kallsyms rules and the link stages are
+    unpacked (seconds); ``full`` unpacks the whole tree for a kernel build.
+    Raises ToolError when a download or unpack fails.
+    """
+    deb = download(package, suite)
+    version = deb.name.split("_")[1]
+    root = cache_dir() / "src" / f"{package}_{version}{'' if full else '-rules'}"
+    tree = root / package
+    if (root / ".complete").exists():
+        return tree
+    tarball = deb_member(deb, f"usr/src/{package}.tar.xz",
+                         cache_dir() / "tarballs" / f"{package}_{version}.tar.xz")
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    argv = ["tar", "-xJf", str(tarball), "-C", str(root)]
+    if not full:
+        argv += ["--wildcards", "--no-anchored", *(f"{package}/{m}" for m in RULE_FILES)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    # Partial unpacks name files that some versions lack: tar then exits 2 after
+    # extracting the rest, which is what we want.
+    if done.returncode and (full or not (tree / "Makefile").exists()):
+        raise ToolError(f"could not unpack {tarball.name}: {done.stderr.strip()[-200:]}")
+    (root / ".complete").touch()
+    return tree

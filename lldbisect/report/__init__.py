@@ -1,0 +1,1 @@
+"""Every rendering of a result: text, JSON (schemas in ``schemas.py``) and JUnit."""

@@ -1,0 +1,71 @@
+"""Renderings of bisect results: commit bisects (``bisect llvm|kernel``) and release
+bisects (``bisect versions``), text and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lldbisect.bisect.releases import ReleaseBisect, ReleaseStep
+
+__all__ = ["VERSIONS_SCHEMA", "commit_bisect_text", "release_step_line", "versions_json",
+           "versions_text"]
+
+VERSIONS_SCHEMA = "lldbisect.bisect-versions/1"
+
+
+def commit_bisect_text(doc: dict[str, Any], builds: int, what: str) -> str:
+    """A ``lldbisect.bisect/1`` document as text."""
+    culprit = doc.get("culprit")
+    out = []
+    if isinstance(culprit, dict):
+        out += [f"culprit: {culprit['hexsha']} {culprit['subject']}",
+                f"  author {culprit['author']}, {culprit['date']}",
+                f"  confirmed: {doc['confirmed']} (confidence {doc['confidence']:.0%})"
+                + ("; its linker is byte-identical to its parent's" if doc["noop"] else "")]
+        if doc.get("culprit_check"):
+            out.append(f"  check at the culprit: {doc['culprit_check']}")
+        out.append(f"  reproduce: {doc['reproducer']}")
+    else:
+        out.append("no single culprit; candidates: " + " ".join(
+            str(c)[:12] for c in doc.get("candidates") or []))
+    out.append(f"steps ({builds} {what}):")
+    for s in doc["steps"]:
+        out.append(f"  {s['revision'][:12]} {s['role']:16} {s['verdict']:5}"
+                   f" {s['seconds']:6.1f} s{' cached' if s['cache_hit'] else ''}")
+    return "\n".join(out) + "\n"
+
+
+def release_step_line(step: ReleaseStep) -> str:
+    """One release step, for progress."""
+    return f"{step.linker} ({step.version}): {step.verdict.value} - {step.reason}"
+
+
+def _step_json(step: ReleaseStep) -> dict[str, Any]:
+    return {"linker": step.linker, "version": str(step.version),
+            "verdict": step.verdict.value,
+            "check": None if step.check is None else step.check.value,
+            "visible_families": list(step.visible_families),
+            "seconds": round(step.seconds, 1)}
+
+
+def versions_json(found: ReleaseBisect, narrow_with: str) -> dict[str, Any]:
+    (good_ld, good_v), (bad_ld, bad_v) = found.last_good, found.first_bad
+    return {"schema": VERSIONS_SCHEMA,
+            "last_good": {"linker": good_ld, "version": str(good_v)},
+            "first_bad": {"linker": bad_ld, "version": str(bad_v)},
+            "new_visible_families": found.new_visible_families,
+            "steps": [_step_json(s) for s in found.steps], "narrow_with": narrow_with,
+            "skipped": found.skipped, "ambiguous": found.ambiguous}
+
+
+def versions_text(found: ReleaseBisect, narrow_with: str) -> str:
+    (good_ld, good_v), (bad_ld, bad_v) = found.last_good, found.first_bad
+    out = (f"last good: {good_ld} ({good_v})\nfirst bad: {bad_ld} ({bad_v})\n"
+           f"new with it, visible to kallsyms: "
+           f"{', '.join(found.new_visible_families) or 'nothing'}\n"
+           f"narrow it to a commit with:\n  {narrow_with}\n")
+    if found.skipped:
+        out += (f"could not link this build (skipped): {', '.join(found.skipped)}"
+                + (f"; the first bad may be among {', '.join(found.ambiguous)}"
+                   if found.ambiguous else "") + "\n")
+    return out

@@ -1,0 +1,127 @@
+"""Every JSON document lldbisect prints, in one place: its schema name and what each
+top-level field means. The README's "JSON reports" table is made from this, and the
+tests check every document a command prints against it, field for field."""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMAS"]
+
+_STAGE = "the comparison's"
+SCHEMAS: dict[str, dict[str, str]] = {
+    "lldbisect.symbols/1": {
+        "schema": "this name",
+        "file": "the file read",
+        "elf_class": "32 or 64",
+        "machine": "the ELF machine (EM_ARM, ...)",
+        "symbols": "records in nm -n order: name, address, size, type (nm letter), binding,"
+                   " elf_type, section_index, section, version",
+    },
+    "lldbisect.rules/1": {
+        "schema": "this name",
+        "tree": "the kernel source tree",
+        "version": "its version, from its Makefile",
+        "era": "which forms its rule files take",
+        "kallsyms_reads_sysmap": "whether kallsyms reads mksysmap's output (6.1 and later)",
+        "rules": "every rule in pipeline order: stage, kind, pattern, file, line, comment,"
+                 " source, regex, keep, warning",
+        "warnings": "where the shell or sed reads a rule otherwise than meant",
+        "symbols": "with --apply: per symbol, name, type, in_kallsyms, in_system_map,"
+                   " hidden_by (file:line)",
+    },
+    "lldbisect.check/1": {
+        "schema": "this name",
+        "build_dir": "the build directory judged",
+        "release": "its kernel release (include/config/kernel.release)",
+        "machine": "the ELF machine of the last stage",
+        "linker": "the linker's own name, from the image's .comment",
+        "kernel": "the tree whose rules apply: tree, version, era",
+        "layout": "the era of its stage file names",
+        "passes": "each kallsyms pass: number, image, syms, kallsyms_object, kallsyms_size",
+        "third_pass": "whether a third pass ran",
+        "system_map_matches": "the kernel's own final check (null: nothing to compare)",
+        "failure_message": "the kernel's failure message, from --log",
+        "inputs": "how linker-made symbols were found: inputs, structure",
+        "verdict": "converged, at-risk, diverged or diverged-other",
+        "reason": "the verdict in a sentence",
+        "culprits": "linker-made names visible to kallsyms that differ between the last"
+                    " stages",
+        "stages": f"{_STAGE} stages: label, path, symbols, linker_made, linker_made_visible",
+        "diffs": "each pair of stages: added, removed, moved, visible and linker-made ones",
+        "families": "each family of linker-made names: kind, pattern, shape, label, count,"
+                    " members, visible, hidden_by, safe_pattern, collateral, exact_names",
+        "family_wide_regex": "one regular expression hiding every family, where safe",
+    },
+    "lldbisect.diff/1": {
+        "schema": "this name",
+        "verdict": "as check's", "reason": "as check's", "culprits": "as check's",
+        "stages": "as check's", "diffs": "as check's", "families": "as check's",
+        "family_wide_regex": "as check's",
+    },
+    "lldbisect.probe/1": {
+        "schema": "this name",
+        "linker": "the linker probed",
+        "version": "its --version line",
+        "kernels": "the trees whose rules were applied (their versions)",
+        "cases": "each case: case, arch, flags, status, message, seconds, families (key,"
+                 " kind, pattern, count, label, examples, visible_to, hidden_by)",
+    },
+    "lldbisect.validate/1": {
+        "schema": "this name",
+        "new": "the linker validated: linker, version",
+        "baseline": "the linker it replaces: linker, version",
+        "kernels": "the trees whose rules were applied",
+        "shard": "I/N",
+        "failed": "whether validation fails (exit 1)",
+        "cases": "each case: case, arch, failed, lost_support, baseline, new, changes",
+        "builds": "each --kernel-build: build, baseline, new, regressed, new_reason,"
+                  " new_culprits, seconds",
+    },
+    "lldbisect.bisect/1": {
+        "schema": "this name",
+        "good": "the good endpoint", "bad": "the bad endpoint",
+        "pathspec": "the paths a tested commit touches",
+        "culprit": "the first bad commit: hexsha, subject, author, date (null: none)",
+        "candidates": "when skipped commits hide it: the commits it may be",
+        "confirmed": "parent good and culprit bad, every retry",
+        "confidence": "the share of confirmation verdicts that agreed",
+        "noop": "the culprit's linker is byte-identical to its parent's",
+        "steps": "every step: revision, role, verdict, reason, seconds, cache_hit,"
+                 " check_verdict",
+        "log": "git bisect log",
+        "reproducer": "the command that reproduces the culprit's verdict",
+        "culprit_check": "what check found at the culprit: verdict, reason",
+        "linker_builds": "how many linkers (or kernel configurations) were built",
+    },
+    "lldbisect.bisect-versions/1": {
+        "schema": "this name",
+        "last_good": "linker, version", "first_bad": "linker, version",
+        "new_visible_families": "what the first bad release lets kallsyms see that the last"
+                                " good did not",
+        "steps": "every release tried: linker, version, verdict, check, visible_families,"
+                 " seconds",
+        "narrow_with": "the bisect llvm command that narrows it to a commit",
+        "skipped": "releases that could not link the build",
+        "ambiguous": "skipped releases between the two, any of which may be the first bad",
+    },
+    "lldbisect.hunt/1": {
+        "schema": "this name",
+        "last_good": "[linker, version] (with --llvm-src: [linker, commit])",
+        "first_bad": "likewise",
+        "tested": "every release tried: [linker, version, verdict]",
+        "skipped": "releases that could not link the build",
+        "diagnosis": "the first bad one's lldbisect.check/1 report",
+        "patch": "the patch, in git format-patch form (null: none)",
+        "no_patch_reason": "why there is none",
+        "verified": "the patched tree converged (null: not tried)",
+        "verify_detail": "what the relink with the patch showed",
+        "bisect": "with --llvm-src: the lldbisect.bisect/1 report",
+        "scan": "with --llvm-src: the culprit's lldbisect.scan/1 items",
+    },
+    "lldbisect.scan/1": {
+        "schema": "this name",
+        "commit": "the commit scanned", "subject": "its subject",
+        "kernels": "the trees whose rules were applied",
+        "items": "each pattern change: change, kind, pattern, file, line, scope, spelling,"
+                 " was, hidden_by, observed",
+    },
+}
