@@ -21,22 +21,32 @@ class Arch:
     # The vmlinux link flags of its default configuration (LDFLAGS_vmlinux in
     # arch/*/Makefile, Linux 6.1), for the probe corpus.
     ldflags_vmlinux: tuple[str, ...] = ()
+    # CROSS_COMPILE prefixes of Debian's cross binutils and compilers, preferred first
+    cross_prefixes: tuple[str, ...] = ()
 
 
 ARCHES: tuple[Arch, ...] = (
     Arch("arm", "EM_ARM", "ARM", "armv7a-linux-gnueabi", "arm",
-         ("--no-undefined", "-X", "--pic-veneer", "-z", "norelro")),
+         ("--no-undefined", "-X", "--pic-veneer", "-z", "norelro"),
+         ("arm-linux-gnueabihf-", "arm-linux-gnueabi-")),
     Arch("arm64", "EM_AARCH64", "AArch64", "aarch64-linux-gnu", "arm64",
-         ("--no-undefined", "-X", "--pic-veneer", "--fix-cortex-a53-843419")),
+         ("--no-undefined", "-X", "--pic-veneer", "--fix-cortex-a53-843419"),
+         ("aarch64-linux-gnu-",)),
     Arch("mips", "EM_MIPS", "Mips", "mips-linux-gnu", "mips",
-         ("-G", "0", "-static", "-n", "-nostdlib", "--emit-relocs")),
-    Arch("powerpc", "EM_PPC64", "PowerPC", "powerpc64le-linux-gnu", "ppc64", ("-Bstatic",)),
-    Arch("powerpc", "EM_PPC", "PowerPC", "powerpc-linux-gnu", "ppc", ("-Bstatic",)),
-    Arch("x86", "EM_X86_64", "X86", "x86_64-linux-gnu", "x86"),
-    Arch("x86", "EM_386", "X86", "i386-linux-gnu", "x86"),
-    Arch("riscv", "EM_RISCV", "RISCV", "riscv64-linux-gnu", "riscv"),
-    Arch("loongarch", "EM_LOONGARCH", "LoongArch", "loongarch64-linux-gnu", "loongarch"),
-    Arch("s390", "EM_S390", "SystemZ", "s390x-linux-gnu", "s390"),
+         ("-G", "0", "-static", "-n", "-nostdlib", "--emit-relocs"),
+         ("mips-linux-gnu-", "mipsel-linux-gnu-", "mips64-linux-gnuabi64-",
+          "mips64el-linux-gnuabi64-")),
+    Arch("powerpc", "EM_PPC64", "PowerPC", "powerpc64le-linux-gnu", "ppc64", ("-Bstatic",),
+         ("powerpc64le-linux-gnu-", "powerpc64-linux-gnu-")),
+    Arch("powerpc", "EM_PPC", "PowerPC", "powerpc-linux-gnu", "ppc", ("-Bstatic",),
+         ("powerpc-linux-gnu-",)),
+    Arch("x86", "EM_X86_64", "X86", "x86_64-linux-gnu", "x86", (), ("x86_64-linux-gnu-",)),
+    Arch("x86", "EM_386", "X86", "i386-linux-gnu", "x86", (), ("i686-linux-gnu-",)),
+    Arch("riscv", "EM_RISCV", "RISCV", "riscv64-linux-gnu", "riscv", (),
+         ("riscv64-linux-gnu-",)),
+    Arch("loongarch", "EM_LOONGARCH", "LoongArch", "loongarch64-linux-gnu", "loongarch", (),
+         ("loongarch64-linux-gnu-",)),
+    Arch("s390", "EM_S390", "SystemZ", "s390x-linux-gnu", "s390", (), ("s390x-linux-gnu-",)),
     Arch("hexagon", "EM_QDSP6", "Hexagon", "hexagon-linux-musl", "hexagon"),
 )
 

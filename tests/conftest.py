@@ -63,6 +63,23 @@ def tiny_arm() -> object:
     return build
 
 
+@pytest.fixture(scope="session")
+def tiny_ppc() -> Path:
+    """The tiny ppc64le 6.1 build of tests/tinyppc.py (clang + GNU as + ld.lld-16),
+    built once (a few minutes; later sessions here reuse it)."""
+    import subprocess
+
+    from tests import tinyppc
+
+    require("make", "/usr/lib/llvm-14/bin/clang", "powerpc64le-linux-gnu-as",
+            "/usr/lib/llvm-16/bin/ld.lld")
+    try:
+        return tinyppc.build()
+    except subprocess.CalledProcessError as e:
+        pytest.fail(f"the tiny ppc64le kernel does not build:\n{(e.stdout or '')[-2000:]}"
+                    f"{(e.stderr or '')[-2000:]}")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers say what a test really does: ``realbuild`` exactly on the tests that build
     or relink the real kernel (the ``tiny_arm`` fixture; README examples mark themselves
@@ -72,7 +89,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.nodeid.startswith("tests/test_readme.py"):
             continue
         used = set(getattr(item, "fixturenames", ()))
-        builds = "tiny_arm" in used
+        builds = bool(used & {"tiny_arm", "tiny_ppc"})
         reads = builds or bool(used & {"real_trees", "versions", "kernel_args"})
         if builds != (item.get_closest_marker("realbuild") is not None):
             wrong.append(f"{item.nodeid}: realbuild marker {'missing' if builds else 'wrong'}")

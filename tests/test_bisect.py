@@ -14,7 +14,7 @@ import pytest
 
 from lldbisect.bisect.builders.llvm import LlvmRecipe, cmake_command, ninja_command
 from lldbisect.kernel.repro import TinyArmBuild
-from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, make_repo
+from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, commit_history, make_repo
 from tests.schemas import documented
 
 
@@ -162,11 +162,64 @@ def test_git_bisect_run_with_run_step(failing_kernel: TinyArmBuild, tmp_path: Pa
     assert f"{hashes[CULPRIT]} is the first bad commit" in done.stdout, done.stdout[-2000:]
 
 
-def test_run_step_never_exits_2(tmp_path: Path) -> None:
+def test_run_step_setup_errors_abort_and_touch_nothing(tmp_path: Path) -> None:
+    """Setup errors abort the bisect (>= 128): never 2 (bad) nor 125 (skip every commit)."""
     assert _lldbisect("run-step", "llvm", "--bogus").returncode >= 128
     done = _lldbisect("run-step", "ld", "--ld", "/usr/lib/llvm-16/bin/ld.lld",
                       "--kernel-build", str(tmp_path / "nowhere"))
     assert done.returncode >= 128 and "not a kernel build directory" in done.stderr
+    # A directory that is not a kernel build keeps its vmlinux.
+    (tmp_path / "vmlinux").write_text("the user's")
+    done = _lldbisect("run-step", "ld", "--ld", "/usr/lib/llvm-16/bin/ld.lld",
+                      "--kernel-build", str(tmp_path))
+    assert done.returncode >= 128 and "not a kernel build directory" in done.stderr
+    assert (tmp_path / "vmlinux").read_text() == "the user's"
+
+
+@pytest.mark.kernel
+@pytest.mark.realbuild
+def test_run_step_no_such_linker_aborts(failing_kernel: TinyArmBuild) -> None:
+    vmlinux = failing_kernel.build_dir / ".tmp_vmlinux.kallsyms1"
+    before = vmlinux.stat().st_mtime_ns
+    done = _lldbisect("run-step", "ld", "--ld", "/nonexistent/ld.lld",
+                      "--kernel-build", str(failing_kernel.build_dir))
+    assert done.returncode >= 128 and "no such linker" in done.stderr
+    assert vmlinux.stat().st_mtime_ns == before  # nothing relinked
+
+
+@pytest.mark.kernel
+@pytest.mark.realbuild
+def test_git_bisect_run_with_a_skip_next_to_the_culprit(failing_kernel: TinyArmBuild,
+                                                        tmp_path: Path) -> None:
+    """A commit that does not build just before the culprit: git bisect run ends with
+    both as candidates, and bisect llvm reports them instead of aborting."""
+    broken = ("[lld] Writer: a change that does not build",
+              {"lld/ELF/Writer.cpp": "// broken\n", "lld/VERSION": "broken\n"})
+    history = [*HISTORY[:CULPRIT], broken, HISTORY[CULPRIT],
+               ("[lld] Writer: fix the build", {"lld/ELF/Writer.cpp": "// fixed\n"})]
+    src = tmp_path / "llvm-project"
+    hashes = commit_history(src, history)
+    env = {**os.environ, "LLDBISECT_CACHE": str(tmp_path / "cache"),
+           "LLDBISECT_BUILD_CMD": BUILD_CMD.format(counter=tmp_path / "n")}
+    git = ["git", "-C", str(src)]
+    subprocess.run([*git, "bisect", "start", hashes[-1], hashes[0], "--", "lld"],
+                   check=True, capture_output=True)
+    script = Path(__file__).resolve().parent.parent / "bisect-scripts" / "bisect-llvm-step"
+    done = subprocess.run([*git, "bisect", "run", str(script),
+                           str(failing_kernel.build_dir)], capture_output=True, text=True,
+                          env=env)
+    out = done.stdout + done.stderr
+    assert "only 'skip'ped commits left" in out, out[-2000:]
+    assert hashes[CULPRIT] in out and hashes[CULPRIT + 1] in out
+    subprocess.run([*git, "bisect", "reset"], check=True, capture_output=True)
+    report = _lldbisect("bisect", "llvm", "--llvm-src", str(src), "--good", hashes[0],
+                        "--bad", hashes[-1], "--kernel-build", str(failing_kernel.build_dir),
+                        "--build-cmd", BUILD_CMD.format(counter=tmp_path / "n2"),
+                        "--cache-dir", str(tmp_path / "cache2"), "--json")
+    assert report.returncode == 1, report.stderr[-2000:]
+    doc = documented(report.stdout)
+    assert doc["culprit"] is None
+    assert sorted(doc["candidates"]) == sorted([hashes[CULPRIT], hashes[CULPRIT + 1]])
 
 
 @pytest.mark.kernel

@@ -100,8 +100,9 @@ class Worktree:
         try:
             return str(self.wt.git.execute(["git", *args]))
         except git.GitCommandError as e:
+            said = "\n".join(str(x).strip() for x in (e.stdout, e.stderr) if x)
             raise ToolError(f"git {' '.join(args[:2])} failed in {self.path}:"
-                            f" {(e.stderr or e.stdout or '').strip()[-300:]}") from None
+                            f" {said[-2000:]}") from None
 
     def resolve(self, rev: str) -> str:
         """The full hash of ``rev``. Raises InputError for an unknown revision."""
@@ -165,16 +166,28 @@ def bisect_active(wt: Worktree) -> bool:
 
 
 def bisect_mark(wt: Worktree, term: StepVerdict) -> BisectState:
-    """``git bisect good|bad|skip`` at HEAD, and what git said."""
-    return _state(wt.git("bisect", term))
+    """``git bisect good|bad|skip`` at HEAD, and what git said. When only skipped
+    commits are left, git says which commits the first bad could be and exits non-zero:
+    that is an answer (the candidates), not a failure."""
+    try:
+        return _state(wt.git("bisect", term))
+    except ToolError as e:
+        state = _state(e.message)
+        if state.done:
+            return state
+        raise
+
+
+_ONLY_SKIPPED = re.compile(r"only '?skip'?ped commits left")
 
 
 def _state(out: str) -> BisectState:
     m = re.search(r"^([0-9a-f]{40}) is the first bad commit", out, re.M)
     if m:
         return BisectState(True, m.group(1), [], out)
-    if "only skipped commits left" in out:
-        cands = re.findall(r"^([0-9a-f]{40})", out.split("first bad commit", 1)[-1], re.M)
+    if _ONLY_SKIPPED.search(out):
+        tail = re.split(r"could be any of:", out, maxsplit=1)[-1]
+        cands = re.findall(r"^([0-9a-f]{40})\b", tail, re.M)
         return BisectState(True, None, cands, out)
     return BisectState(False, None, [], out)
 
@@ -188,7 +201,7 @@ def bisect_log(wt: Worktree) -> str:
 
 def bisect_reset(wt: Worktree) -> None:
     with contextlib.suppress(ToolError):
-        wt.git("bisect", "reset", "--quiet")
+        wt.git("bisect", "reset")
 
 
 @dataclass(frozen=True)

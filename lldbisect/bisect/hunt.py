@@ -45,6 +45,7 @@ class HuntResult:
     verify_detail: str = ""
     bisect: BisectResult | None = None  # with --llvm-src: the commit bisect
     scan: list[ScanItem] = field(default_factory=list)  # the culprit commit's patterns
+    no_good_release: str = ""  # every linker given was bad: why this is still an answer
 
 
 def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,
@@ -52,21 +53,31 @@ def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,
          at_risk_bad: bool = True) -> HuntResult:
     """Bisect ``linkers`` on the build, then diagnose the first bad one and propose.
 
-    Raises InputError when the oldest linker that links the build is not good or the
-    newest not bad.
+    When no linker given is good, the newest is diagnosed all the same: the patch is
+    the answer, though it is no regression among them (``no_good_release`` says so).
+    Raises InputError when the newest linker that links the build is not bad.
     """
     if len(linkers) < 2:
         raise InputError(None, "a hunt needs at least two linkers")
     found = bisect_releases(relinker, linkers, at_risk_bad=at_risk_bad,
                             progress=lambda step: progress(
-                                f"{step.linker} ({step.version}): {step.verdict.value}"
-                                f" - {step.reason}"))
-    (good_ld, good_v), (bad_ld, bad_v) = found.last_good, found.first_bad
-    result = HuntResult(last_good=(good_ld, str(good_v)), first_bad=(bad_ld, str(bad_v)),
-                        tested=found.steps, skipped=found.skipped)
-    progress(f"first bad release: {bad_ld} ({bad_v}); last good: {good_ld} ({good_v})"
-             + (f"; could not link this build: {', '.join(result.skipped)}"
-                if result.skipped else ""))
+                                f"[step {step.number} of about {step.about},"
+                                f" {step.elapsed:.0f} s] {step.linker} ({step.version}):"
+                                f" {step.verdict.value} - {step.reason}"))
+    bad_ld, bad_v = found.first_bad
+    result = HuntResult(first_bad=(bad_ld, str(bad_v)), tested=found.steps,
+                        skipped=found.skipped)
+    if found.last_good is None:
+        result.no_good_release = (
+            f"no linker given is good ({found.no_good}): this is no regression among"
+            f" them, maybe a gap in the kernel's rules; diagnosing the newest, {bad_ld}")
+        progress(result.no_good_release)
+    else:
+        good_ld, good_v = found.last_good
+        result.last_good = (good_ld, str(good_v))
+        progress(f"first bad release: {bad_ld} ({bad_v}); last good: {good_ld} ({good_v})"
+                 + (f"; could not link this build: {', '.join(result.skipped)}"
+                    if result.skipped else ""))
     diagnose(result, relinker, bad_ld, progress=progress, verify=verify, signoff=signoff)
     return result
 

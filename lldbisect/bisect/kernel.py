@@ -14,6 +14,7 @@ from lldbisect.bisect.gitrepo import Worktree, open_repo, repo_tag
 from lldbisect.bisect.policy import Bisector, BisectResult, Event
 from lldbisect.bisect.steps import judge
 from lldbisect.errors import InputError
+from lldbisect.kernel.buildconfig import arch_of_config
 from lldbisect.kernel.relink import KernelRelinker
 from lldbisect.linkers.identity import release
 
@@ -43,9 +44,15 @@ def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Pa
     release(ld)  # a linker that does not run is the user's to fix, up front
     tag = repo_tag(repo)
     wt = Worktree(repo, cache_root / "worktrees" / f"kernel-{tag}")
-    builder = KernelBuilder(wt, cache_root / "kernel-build" / tag, ld,
-                            list(options.make_args), options.config_file, options.defconfig)
-    relinker = KernelRelinker(builder.build_dir, builder.make_args, config_ld=ld)
+    make_args = list(options.make_args)
+    # The configuration names its architecture: a build for another one is not a bisect.
+    arch = None if options.config_file is None else arch_of_config(options.config_file)
+    if arch is not None and not any(a.startswith("ARCH=") for a in make_args):
+        make_args.insert(0, f"ARCH={arch}")
+    builder = KernelBuilder(wt, cache_root / "kernel-build" / tag, ld, make_args,
+                            options.config_file, options.defconfig)
+    relinker = KernelRelinker(builder.build_dir, builder.make_args, config_ld=ld,
+                              builds=True, timeout=6 * 3600.0)  # a whole kernel build
     bisector = Bisector(wt, builder.prepare,
                         lambda linker: judge(relinker, linker, at_risk_bad=options.at_risk_bad),
                         events, cache_root / "bisect" / f"kernel-{tag}.json",

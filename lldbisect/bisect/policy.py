@@ -141,9 +141,9 @@ def first_bad_release(count: int, test: Callable[[int], StepVerdict],
                             " is not bad: nothing to bisect")
     lo = next((k for k in range(hi) if judged(k) is not StepVerdict.SKIP), None)
     if lo is None or judged(lo) is not StepVerdict.GOOD:
-        raise EndpointError(None, "no release older than the bad one links this build"
+        raise NoGoodRelease("no release older than the bad one links this build"
                             if lo is None else f"the oldest release that links this"
-                            f" build, {names(lo)}, is not good either")
+                            f" build, {names(lo)}, is not good either", hi)
     while True:
         inside = [k for k in range(lo + 1, hi) if verdicts.get(k) is not StepVerdict.SKIP]
         if not inside:
@@ -161,6 +161,14 @@ def first_bad_release(count: int, test: Callable[[int], StepVerdict],
 
 class EndpointError(InputError):
     """The good endpoint is not good, or the bad one not bad."""
+
+
+class NoGoodRelease(EndpointError):
+    """Every release that links the build is bad: ``newest`` is the newest of them."""
+
+    def __init__(self, problem: str, newest: int) -> None:
+        super().__init__(None, problem)
+        self.newest = newest
 
 
 class Bisector:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from lldbisect.analysis.check import check_build
 from lldbisect.analysis.convergence import Verdict
 from lldbisect.bisect.verdicts import StepVerdict
-from lldbisect.kernel.relink import KernelRelinker
+from lldbisect.kernel.relink import KernelRelinker, RelinkTimeout
 
 __all__ = ["StepOutcome", "StepVerdict", "judge"]
 
@@ -31,7 +31,12 @@ class StepOutcome:
 def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> StepOutcome:
     """Relink with ``ld`` and judge the result."""
     start = time.monotonic()
-    status, log = relinker.relink(ld)
+    try:
+        status, log = relinker.relink(ld)
+    except RelinkTimeout as e:
+        # Not the linker's verdict: git bisect run must skip it, never call it bad.
+        return StepOutcome(StepVerdict.SKIP, f"timed out: {e.message}",
+                           time.monotonic() - start)
     if status and "Inconsistent kallsyms data" not in log:
         tail = " / ".join(ln for ln in log.splitlines()[-3:] if ln.strip())
         return StepOutcome(StepVerdict.SKIP, f"the kernel did not link: {tail[-300:]}",

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
-from lldbisect.cli.options import at_risk_option, ld_option
+from lldbisect.cli.options import at_risk_option, ld_option, timeout_option, user_relinker
 from lldbisect.cli.status import EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIP, step_status
+from lldbisect.errors import InputError
 from lldbisect.linkers.identity import release
 
 
@@ -36,8 +37,9 @@ kernel_options = [
     click.option("--kernel-build", required=True, type=click.Path(path_type=Path),
                  help="A built kernel: its objects stay, only the link stages rerun."),
     click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
-                 help="An argument the kernel's make needs (ARCH=arm, LLVM=...);"
-                      " default: what `lldbisect repro` recorded in the build."),
+                 help="An argument the kernel's make needs, over what is read from the"
+                      " build itself (ARCH, LLVM, LLVM_IAS, CROSS_COMPILE)."),
+    timeout_option,
     at_risk_option("Count an at-risk build as good (default: bad, since a layout"
                    " change can break it)."),
 ]
@@ -71,14 +73,16 @@ def run_step() -> None:
 @click.option("--targets", default="ARM", help="LLVM_TARGETS_TO_BUILD.")
 @with_kernel_options
 def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
-                  kernel_build: Path, make_args: tuple[str, ...], at_risk_ok: bool) -> None:
+                  kernel_build: Path, make_args: tuple[str, ...], timeout: float,
+                  at_risk_ok: bool) -> None:
     """Build lld at the current commit of the LLVM checkout here, relink, judge."""
     from lldbisect.bisect.builders.cache import LinkerCache
     from lldbisect.bisect.builders.llvm import LlvmBuilder, LlvmRecipe
     from lldbisect.bisect.gitrepo import Worktree, open_repo
     from lldbisect.bisect.steps import judge
-    from lldbisect.kernel.relink import KernelRelinker
 
+    # Setup errors first, before a build: they abort the bisect (>= 128), never skip.
+    relinker = user_relinker(kernel_build, make_args, timeout)
     repo = open_repo(Path.cwd())
     root = _cache_root(None)
     wt = Worktree.existing(repo)  # the user's checkout, at the commit git chose
@@ -89,8 +93,7 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
     if built.failed or built.linker is None:
         _say(f"lld did not build: skip\n{built.log[-800:]}")
         sys.exit(EXIT_SKIP)
-    outcome = judge(KernelRelinker.of_build(kernel_build, make_args), str(built.linker),
-                    at_risk_bad=not at_risk_ok)
+    outcome = judge(relinker, str(built.linker), at_risk_bad=not at_risk_ok)
     _say(f"{outcome.verdict.value}: {outcome.reason}")
     sys.exit(step_status(outcome.verdict))
 
@@ -98,14 +101,14 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
 @run_step.command("ld")
 @ld_option(required=True, help="The linker to judge.")
 @with_kernel_options
-def run_step_ld(ld: str, kernel_build: Path, make_args: tuple[str, ...],
+def run_step_ld(ld: str, kernel_build: Path, make_args: tuple[str, ...], timeout: float,
                 at_risk_ok: bool) -> None:
     """Relink with a given linker and judge (for kernel bisects and reproducers)."""
     from lldbisect.bisect.steps import judge
-    from lldbisect.kernel.relink import KernelRelinker
 
-    outcome = judge(KernelRelinker.of_build(kernel_build, make_args), ld,
-                    at_risk_bad=not at_risk_ok)
+    relinker = user_relinker(kernel_build, make_args, timeout)
+    release(ld)  # no such linker: a setup error, which aborts (>= 128)
+    outcome = judge(relinker, ld, at_risk_bad=not at_risk_ok)
     _say(f"{outcome.verdict.value}: {outcome.reason}")
     sys.exit(step_status(outcome.verdict))
 
@@ -137,7 +140,7 @@ def bisect() -> None:
 def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
                 key_paths: tuple[str, ...], build_cmd: str | None, targets: str | None,
                 retries: int, cache_dir: Path | None, as_json: bool, kernel_build: Path,
-                make_args: tuple[str, ...], at_risk_ok: bool) -> None:
+                make_args: tuple[str, ...], timeout: float, at_risk_ok: bool) -> None:
     """Bisect LLVM commits to the one that broke the kernel's kallsyms link.
 
     Builds lld only (CMake + Ninja, a compiler launcher when installed), caches each
@@ -150,9 +153,8 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
           --bad llvmorg-16.0.0 --kernel-build ~/build/arm
     """
     from lldbisect.bisect.llvm import LlvmBisectOptions, llvm_bisect
-    from lldbisect.kernel.relink import KernelRelinker
 
-    relinker = KernelRelinker.of_build(kernel_build, make_args)
+    relinker = user_relinker(kernel_build, make_args, timeout)
     options = LlvmBisectOptions(pathspec, key_paths, build_cmd, targets, retries,
                                 at_risk_bad=not at_risk_ok)
     try:
@@ -234,7 +236,7 @@ def _report(doc: dict[str, Any], as_json: bool, builds: int,
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_kernel_options
 def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bool,
-                    kernel_build: Path, make_args: tuple[str, ...],
+                    kernel_build: Path, make_args: tuple[str, ...], timeout: float,
                     at_risk_ok: bool) -> None:
     """Bisect released linkers: the first bad release, the last good one.
 
@@ -244,16 +246,17 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
           --ld ld.lld-13 --ld ld.lld-14 --ld ld.lld-15 --ld ld.lld-16 --ld ld.lld-19
     """
     from lldbisect.bisect.releases import bisect_releases
-    from lldbisect.kernel.relink import KernelRelinker
     from lldbisect.report.bisect import release_step_line, versions_json, versions_text
 
-    relinker = KernelRelinker.of_build(kernel_build, make_args)
+    relinker = user_relinker(kernel_build, make_args, timeout)
     try:
         found = bisect_releases(relinker, [(release(ld), ld) for ld in linkers],
                                 at_risk_bad=not at_risk_ok,
                                 progress=lambda step: _say(release_step_line(step)))
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    if found.last_good is None:
+        raise InputError(None, f"{found.no_good}: nothing to bisect")
     (_good_ld, good_v), (_bad_ld, bad_v) = found.last_good, found.first_bad
     command = shlex.join(["lldbisect", "bisect", "llvm", "--llvm-src",
                           str(llvm_src or "LLVM_CHECKOUT"), "--good", f"llvmorg-{good_v}",

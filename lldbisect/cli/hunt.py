@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lldbisect.cli.options import ld_option, output_option, write_output
+from lldbisect.cli.options import (
+    ld_option,
+    output_option,
+    timeout_option,
+    user_relinker,
+    write_output,
+)
 from lldbisect.cli.status import EXIT_FINDING, EXIT_OK
 from lldbisect.errors import InputError
 
@@ -40,7 +46,9 @@ def _say(message: str) -> None:
                                   " $LLDBISECT_OUT from $LLDBISECT_SRC (default: CMake +"
                                   " Ninja).")
 @click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
-              help="An argument the kernel's make needs (ARCH=arm, LLVM=...).")
+              help="An argument the kernel's make needs, over what is read from the"
+                   " build itself (ARCH, LLVM, LLVM_IAS, CROSS_COMPILE).")
+@timeout_option
 @click.option("--verify", is_flag=True,
               help="Relink with the patched kernel tree and check (always done with"
                    " --demo). The tree is never written to; the build is put back.")
@@ -48,7 +56,7 @@ def _say(message: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
          llvm_src: Path | None, good: str | None, bad: str | None, build_cmd: str | None,
-         make_args: tuple[str, ...], verify: bool, output: Path | None,
+         make_args: tuple[str, ...], timeout: float, verify: bool, output: Path | None,
          as_json: bool) -> None:
     """Find the first bad linker, diagnose the build, and write the patch.
 
@@ -67,13 +75,12 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
       lldbisect hunt --kernel-build ~/build/arm --llvm-src ~/llvm-project \\
           --good llvmorg-15.0.7 --bad llvmorg-16.0.0
     """
-    from lldbisect.kernel.relink import KernelRelinker
 
     if llvm_src is not None:
         if kernel_build is None or not good or not bad or demo or linkers:
             raise click.UsageError("--llvm-src needs --kernel-build, --good and --bad"
                                    " (and no --ld or --demo)")
-        result = _over_commits(KernelRelinker.of_build(kernel_build, make_args), llvm_src,
+        result = _over_commits(user_relinker(kernel_build, make_args, timeout), llvm_src,
                                good, bad, build_cmd, verify)
     elif demo:
         from lldbisect.linkers.identity import installed_lld
@@ -84,7 +91,7 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
         if kernel_build is None or len(linkers) < 2:
             raise click.UsageError("give --demo, --kernel-build and two or more --ld,"
                                    " or --kernel-build and --llvm-src")
-        result = _over_releases(KernelRelinker.of_build(kernel_build, make_args),
+        result = _over_releases(user_relinker(kernel_build, make_args, timeout),
                                 [shutil.which(ld) or ld for ld in linkers], verify)
     proposal = result.proposal
     if output is not None and proposal is not None and proposal.patch:
@@ -143,4 +150,4 @@ def _demo_build(lds: list[str]) -> KernelRelinker:
     if found is None:
         raise InputError(None, f"{lds[-1]} converges at every padding tried: nothing to hunt")
     _say(f"padding {found[0]} bytes: {lds[-1]} says Inconsistent kallsyms data")
-    return KernelRelinker(build.build_dir, build.make_args(found[0]))
+    return KernelRelinker(build.build_dir, build.make_args(found[0]), progress=_say)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-__all__ = ["at_risk_option", "ld_option", "output_option", "write_output"]
+if TYPE_CHECKING:
+    from lldbisect.kernel.relink import KernelRelinker
+
+__all__ = ["at_risk_option", "ld_option", "output_option", "timeout_option",
+           "user_relinker", "write_output"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,3 +40,23 @@ def write_output(output: Path, text: str) -> None:
         return
     output.write_text(text)
     click.echo(f"lldbisect: wrote {output}", err=True)
+
+
+def timeout_option(f: F) -> F:
+    return click.option("--timeout", type=float, default=3600.0, show_default=True,
+                        metavar="SECONDS",
+                        help="Stop a relink that takes longer (a timed-out step is"
+                             " skipped, never judged bad).")(f)
+
+
+def user_relinker(build_dir: Path, make_args: tuple[str, ...] | list[str],
+                  timeout: float = 3600.0) -> KernelRelinker:
+    """The relinker of the user's ``--kernel-build``, saying once what it inferred and
+    then a line per relink on stderr. Raises as ``KernelRelinker.of_build``."""
+    from lldbisect.kernel.relink import KernelRelinker
+
+    relinker = KernelRelinker.of_build(build_dir, make_args, timeout=timeout,
+                                       progress=lambda m: click.echo(f"lldbisect: {m}",
+                                                                     err=True))
+    click.echo(f"lldbisect: {build_dir}: {relinker.inferred}", err=True)
+    return relinker

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from lldbisect.cli.options import at_risk_option, ld_option
+from lldbisect.cli.options import at_risk_option, ld_option, user_relinker
 from lldbisect.cli.status import EXIT_FINDING
 from lldbisect.errors import InputError
 from lldbisect.linkers.cases import ARCHES, Case, select
@@ -139,7 +139,6 @@ def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tupl
           --baseline /usr/lib/llvm-15/bin/ld.lld \\
           --kernel "$(lldbisect kernel-source linux-source-6.1)" --junit validate.xml
     """
-    from lldbisect.kernel.relink import KernelRelinker
     from lldbisect.kernel.rules import load_labelled
     from lldbisect.linkers.validate import Shard
     from lldbisect.linkers.validate import validate as run_validate
@@ -149,9 +148,7 @@ def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tupl
     trees = load_labelled(kernels)
     relinkers = []
     for b in builds:
-        if not (b / "vmlinux.o").is_file() and not (b / "Makefile").is_file():
-            raise InputError(b, "not a kernel build directory (no Makefile, no vmlinux.o)")
-        relinkers.append(KernelRelinker(b, list(make_args) or None))
+        relinkers.append(user_relinker(b, make_args))
     result = run_validate(new_ld, old_ld, cases, trees, relinkers, cache=_cache(),
                           shard=Shard.parse(shard), jobs=jobs,
                           at_risk_bad=not at_risk_ok, progress=_say)

@@ -37,7 +37,8 @@ def commit_bisect_text(doc: dict[str, Any], builds: int, what: str) -> str:
 
 def release_step_line(step: ReleaseStep) -> str:
     """One release step, for progress."""
-    return f"{step.linker} ({step.version}): {step.verdict.value} - {step.reason}"
+    return (f"[step {step.number} of about {step.about}, {step.elapsed:.0f} s] {step.linker}"
+            f" ({step.version}): {step.verdict.value} - {step.reason}")
 
 
 def _step_json(step: ReleaseStep) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def _step_json(step: ReleaseStep) -> dict[str, Any]:
 
 
 def versions_json(found: ReleaseBisect, narrow_with: str) -> dict[str, Any]:
+    assert found.last_good is not None
     (good_ld, good_v), (bad_ld, bad_v) = found.last_good, found.first_bad
     return {"schema": VERSIONS_SCHEMA,
             "last_good": {"linker": good_ld, "version": str(good_v)},
@@ -59,6 +61,7 @@ def versions_json(found: ReleaseBisect, narrow_with: str) -> dict[str, Any]:
 
 
 def versions_text(found: ReleaseBisect, narrow_with: str) -> str:
+    assert found.last_good is not None
     (good_ld, good_v), (bad_ld, bad_v) = found.last_good, found.first_bad
     out = (f"last good: {good_ld} ({good_v})\nfirst bad: {bad_ld} ({bad_v})\n"
            f"new with it, visible to kallsyms: "

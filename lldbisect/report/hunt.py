@@ -18,7 +18,7 @@ def hunt_json(result: HuntResult) -> dict[str, Any]:
     return {"schema": HUNT_SCHEMA, "last_good": result.last_good,
             "first_bad": result.first_bad,
             "tested": [[s.linker, str(s.version), s.verdict.value] for s in result.tested],
-            "skipped": result.skipped,
+            "skipped": result.skipped, "no_good_release": result.no_good_release or None,
             "diagnosis": check_json(result.diagnosis) if result.diagnosis else None,
             "patch": proposal.patch if proposal else None,
             "no_patch_reason": proposal.reason if proposal else None,
@@ -37,6 +37,8 @@ def hunt_text(result: HuntResult) -> str:
         if result.scan:
             kernels = [result.diagnosis.rules.version] if result.diagnosis else []
             out.append(scan_text(result.scan, kernels, True))
+    if result.no_good_release:
+        out.append(result.no_good_release + "\n")
     for label, which in (("last good", result.last_good), ("first bad", result.first_bad)):
         if which is not None:
             out.append(f"{label}: {which[0]} ({which[1]})\n")

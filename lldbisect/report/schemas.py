@@ -109,6 +109,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "first_bad": "likewise",
         "tested": "every release tried: [linker, version, verdict]",
         "skipped": "releases that could not link the build",
+        "no_good_release": "when no linker given is good: why the newest was diagnosed"
+                           " all the same (null otherwise)",
         "diagnosis": "the first bad one's lldbisect.check/1 report",
         "patch": "the patch, in git format-patch form (null: none)",
         "no_patch_reason": "why there is none",

@@ -65,10 +65,15 @@ class KernelBuilder:
             target = "olddefconfig"
         else:
             target = self.defconfig
-        done = subprocess.run(["make", "-C", str(self.wt.path), f"O={self.build_dir}",
-                               f"-j{os.cpu_count() or 2}", *self.make_args,
-                               f"LD={self.ld}", target],
-                              capture_output=True, text=True, errors="replace")
+        try:
+            done = subprocess.run(["make", "-C", str(self.wt.path), f"O={self.build_dir}",
+                                   f"-j{os.cpu_count() or 2}", *self.make_args,
+                                   f"LD={self.ld}", target],
+                                  capture_output=True, text=True, errors="replace",
+                                  timeout=3600)
+        except subprocess.TimeoutExpired:
+            return BuildOutcome(None, False, time.monotonic() - start, True,
+                                f"make {target} timed out after 3600 s", rev)
         self.builds += 1
         log = (done.stdout + done.stderr)[-4000:]
         failed = done.returncode != 0

@@ -38,6 +38,7 @@ class LlvmRecipe:
     extra: tuple[str, ...] = ()
     command: str | None = None  # a shell command instead of CMake + Ninja
     key_paths: tuple[str, ...] = ("lld", "llvm")
+    timeout: float = 12 * 3600.0  # a cold LLVM build on two cores takes most of an hour
 
     def resolved_launcher(self) -> str | None:
         if self.launcher is not None:
@@ -129,8 +130,14 @@ class LlvmBuilder:
         log = []
         self.builds += 1
         for argv in steps:
-            done = subprocess.run(argv, cwd=self.wt.path, env=env, capture_output=True,
-                                  text=True, errors="replace")
+            try:
+                done = subprocess.run(argv, cwd=self.wt.path, env=env, capture_output=True,
+                                      text=True, errors="replace", timeout=self.recipe.timeout)
+            except subprocess.TimeoutExpired:
+                # Not cached as failed: with more time it may build. A skip, never bad.
+                return BuildOutcome(None, False, time.monotonic() - start, True,
+                                    f"timed out after {self.recipe.timeout:.0f} s: {argv[0]}",
+                                    key)
             log.append(done.stdout + done.stderr)
             if done.returncode:
                 self.cache.mark_failed(key, "\n".join(log)[-4000:])
