@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shutil
 import statistics
 import subprocess
@@ -27,8 +28,20 @@ from lldbisect.cache import cache_dir
 from lldbisect.elf.reader import read_symbols
 from lldbisect.kernel import sources
 
-DBG_PACKAGE = "linux-image-6.1.0-50-cloud-amd64-dbg"
-DBG_MEMBER = "usr/lib/debug/boot/vmlinux-6.1.0-50-cloud-amd64"
+# Debian's current cloud kernel, through its metapackage: a versioned package name
+# (linux-image-6.1.0-N-cloud-amd64-dbg) is replaced at every ABI bump.
+DBG_METAPACKAGE = "linux-image-cloud-amd64-dbg"
+
+
+def dbg_package() -> str:
+    """The versioned -dbg package the metapackage depends on today."""
+    done = subprocess.run(["apt-cache", "depends", DBG_METAPACKAGE], capture_output=True,
+                          text=True, check=False)
+    m = re.search(r"Depends: (linux-image-\S+-dbg)", done.stdout)
+    if m is None:
+        sys.exit(f"bench_symbols: apt-cache knows no {DBG_METAPACKAGE}"
+                 " (run apt-get update first)")
+    return m.group(1)
 
 
 class _Null(io.RawIOBase):
@@ -37,9 +50,11 @@ class _Null(io.RawIOBase):
 
 
 def distro_vmlinux() -> Path:
-    deb = sources.download(DBG_PACKAGE)
-    return sources.deb_member(deb, DBG_MEMBER,
-                                cache_dir() / "vmlinux" / Path(DBG_MEMBER).name)
+    package = dbg_package()
+    member = "usr/lib/debug/boot/vmlinux-" + package.removeprefix("linux-image-").removesuffix(
+        "-dbg")
+    deb = sources.download(package)
+    return sources.deb_member(deb, member, cache_dir() / "vmlinux" / Path(member).name)
 
 
 def generated_elf(count: int = 210_000) -> Path:

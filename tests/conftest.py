@@ -42,7 +42,7 @@ def real_trees() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def versions(real_trees: dict[str, Path]) -> dict[str, str]:
-    """Each real tree's own version, as its Makefile says (``6.1`` -> ``6.1.192``):
+    """Each real tree's own version, as its Makefile says (``6.1`` -> ``6.1.<stable>``):
     Debian moves the stable number under us, so no test writes it down."""
     from lldbisect.kernel.rules import load_rules
 

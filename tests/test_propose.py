@@ -32,6 +32,7 @@ CASES = {
     "f2-matches": finding(ARMV4, culprits=["__ARMv4PILongBXThunk_printk"]),
     "f3-grep-e": finding(ARMV4, PPC, verdict="at-risk"),
     "f4-m2": finding(ARMV4, VENEER, PPC),
+    "f4-m2-kallsyms-object": finding(ARMV4, VENEER, PPC),
     "f4-m3": finding(family(RuleKind.PREFIX, "__long_branch_", ["__long_branch_printk"],
                             label="lld PowerPC64 long-branch thunk"), machine="EM_PPC64"),
     "vendor": finding(ARMV4, VENEER),

@@ -60,3 +60,18 @@ def test_a_wrong_make_argument_is_stopped_and_undone(tiny_ppc: Path) -> None:
     assert done.returncode >= 128, done.stderr[-2000:]
     assert "relinking would" in done.stderr
     assert _state(tiny_ppc) == before
+
+
+def test_hunt_with_no_make_arguments(tiny_ppc: Path) -> None:
+    """hunt relinks it knowing nothing of the build: the tiny ppc64le kernel has no far
+    calls, so the newest lld (tried first) converges and hunt says there is nothing to
+    bisect (exit 2), the configuration and objects as they were."""
+    before = _state(tiny_ppc)
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "hunt", "--kernel-build",
+                           str(tiny_ppc), "--ld", "ld.lld-16", "--ld", "ld.lld-15"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "inferred from the build: ARCH=powerpc" in done.stderr
+    assert "is not bad: nothing to bisect" in done.stderr
+    assert "relinking would" not in done.stderr
+    assert _state(tiny_ppc) == before

@@ -3,7 +3,7 @@
 A relink must call make exactly as the build was made, or kbuild reconfigures and
 recompiles it: without ``ARCH=`` it becomes an x86 kernel, without ``LLVM=`` a GCC one.
 The build says what it was: ``.config``'s header names the architecture
-(``# Linux/arm 6.1.192 Kernel Configuration``), and ``include/config/auto.conf`` the
+(``# Linux/arm 6.1.77 Kernel Configuration``), and ``include/config/auto.conf`` the
 compiler (``CONFIG_CC_IS_CLANG``, ``CONFIG_CC_VERSION_TEXT``), the assembler
 (``CONFIG_AS_IS_GNU``) and the linker (``CONFIG_LD_IS_BFD``). We find the installed
 tools of those exact versions. What a build cannot tell (its own ``KCFLAGS=``) the

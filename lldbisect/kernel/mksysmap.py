@@ -3,21 +3,31 @@
 Up to 6.3 a shell script piping ``$NM -n`` through ``grep -v`` (one BRE with ``\\|``
 alternatives, or an ``-e`` list); 6.4-6.9 a shell script with a ``sed`` program of
 ``/ pattern/d`` lines inside a double-quoted string; 6.10 on a ``sed -f`` file of the
-same lines. Each rule is kept as the tool really receives it (after the shell's quote
-removal) and translated to Python; where that differs from what its author evidently
-wrote — a ``\\$`` the shell ate, a ``\\\\$`` in a pure sed file — a warning says so.
+same lines; in 6.4-6.9 one line of that program is a command substitution that drops the
+symbols of the kallsyms object passed as ``$3``. Each rule is kept as the tool really
+receives it (after the shell's quote removal) and translated to Python; where that
+differs from what its author evidently wrote — a ``\\$`` the shell ate, a ``\\\\$`` in a
+pure sed file — a warning says so.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from lldbisect.errors import RulesError
 from lldbisect.kernel.bre import PosixRegexError, translate
 from lldbisect.kernel.kallsyms_c import check_conflict_markers
 from lldbisect.kernel.model import Filter, Rule, RuleKind
-from lldbisect.kernel.shell import Command, ShellSyntaxError, Word, parse_pipelines
+from lldbisect.kernel.shell import (
+    SUBST_END,
+    SUBST_START,
+    Command,
+    ShellSyntaxError,
+    Word,
+    parse_pipelines,
+)
 
 __all__ = ["parse_mksysmap"]
 
@@ -25,8 +35,12 @@ _NM_WORD = re.compile(r"^\$\{?NM\}?$|(^|/)([\w.-]*-)?nm$")
 _SED_SHEBANG = re.compile(r"^#!\s*\S*\bsed\b.*-\w*f")
 
 
-def parse_mksysmap(text: str, path: str) -> list[Rule]:
-    """Every rule mksysmap applies, in order. Raises RulesError on what it cannot read."""
+def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rule]:
+    """Every rule mksysmap applies, in order. Raises RulesError on what it cannot read.
+
+    ``labels``: the symbols the tree's scripts/kallsyms.c writes into a kallsyms object
+    (``output_label("kallsyms_names")``), which 6.4-6.9 drop, reading them from the
+    object given as ``$3``."""
     check_conflict_markers(text, path)
     first = text.split("\n", 1)[0]
     if _SED_SHEBANG.match(first):
@@ -46,7 +60,7 @@ def parse_mksysmap(text: str, path: str) -> list[Rule]:
             raise RulesError(path, pipeline[0].words[0].line,
                              "`$NM -n` output is not filtered: expected | grep -v or | sed")
         for command in after_nm:
-            rules += _filter(command, path)
+            rules += _filter(command, path, labels)
     return rules
 
 
@@ -54,12 +68,12 @@ def _is_nm(command: Command) -> bool:
     return bool(command.words) and bool(_NM_WORD.search(command.words[0].text))
 
 
-def _filter(command: Command, path: str) -> list[Rule]:
+def _filter(command: Command, path: str, labels: Sequence[str]) -> list[Rule]:
     tool = command.words[0].text.rsplit("/", 1)[-1]
     if tool in ("grep", "egrep"):
         return _grep(command, path, extended=tool == "egrep")
     if tool == "sed":
-        return _sed_command(command, path)
+        return _sed_command(command, path, labels)
     raise RulesError(path, command.words[0].line,
                      f"unexpected command `{command.words[0].text}` filtering nm's output:"
                      " expected grep -v or sed")
@@ -159,7 +173,7 @@ def _unwrap(branch: str, open_: str, close: str) -> str:
     return branch
 
 
-def _sed_command(command: Command, path: str) -> list[Rule]:
+def _sed_command(command: Command, path: str, labels: Sequence[str]) -> list[Rule]:
     args = command.words[1:]
     scripts: list[Word] = []
     i = 0
@@ -180,12 +194,12 @@ def _sed_command(command: Command, path: str) -> list[Rule]:
         i += 1
     rules: list[Rule] = []
     for word in scripts:
-        rules += _sed_program(word.text, path, word.line, word=word)
+        rules += _sed_program(word.text, path, word.line, word=word, labels=labels)
     return rules
 
 
 def _sed_program(program: str, path: str, first_line: int, *, pure_file: bool = False,
-                 word: Word | None = None) -> list[Rule]:
+                 word: Word | None = None, labels: Sequence[str] = ()) -> list[Rule]:
     rules: list[Rule] = []
     comment: list[str] = []
     raw_lines = word.raw.split("\n") if word is not None else None
@@ -193,6 +207,11 @@ def _sed_program(program: str, path: str, first_line: int, *, pure_file: bool = 
         lineno = first_line + n
         stripped = line.strip()
         if not stripped:
+            comment = []
+            continue
+        if stripped.startswith(SUBST_START) and stripped.endswith(SUBST_END):
+            inner = stripped[len(SUBST_START):-len(SUBST_END)]
+            rules += _kallsyms_object_rules(inner, path, lineno, labels)
             comment = []
             continue
         if stripped.startswith("#"):
@@ -210,6 +229,28 @@ def _sed_program(program: str, path: str, first_line: int, *, pure_file: bool = 
                            extended=False, sed=True, source=stripped, ignore_case="I" in flags)
         rules.append(_intent(rule, raw.strip(), pure_file, word))
     return rules
+
+
+# `$(if [ $# -ge 3 ]; then ${NM} ${3} | sed -n '/ U /!s:.* \([^ ]*\)$:/ \1$/d:p'; fi)`:
+# a `/ name$/d` for each symbol the third argument (the previous pass's kallsyms object)
+# defines. Recognised by what it runs: nm on $3 (the test on $# only guards its absence).
+_ON_THIRD = re.compile(r"\$\{?NM\}?\s+(?:-\S+\s+)*[\"']?\$\{?3\}?[\"']?")
+
+
+def _kallsyms_object_rules(inner: str, path: str, line: int, labels: Sequence[str]
+                           ) -> list[Rule]:
+    """The rules a command substitution in the sed program stands for: one exact-name
+    rule per symbol a kallsyms object defines. Raises RulesError for any other
+    substitution, or when the tree's kallsyms.c names no symbol it writes."""
+    if not _ON_THIRD.search(inner) or "d:p" not in inner.replace(" ", ""):
+        raise RulesError(path, line, f"command substitution we cannot evaluate: $({inner})")
+    if not labels:
+        raise RulesError(path, line, "$(... ${NM} ${3} ...) drops the kallsyms object's own"
+                                     " symbols, but scripts/kallsyms.c names none"
+                                     " (no output_label(\"...\"))")
+    return [Rule(RuleKind.EXACT, name, Filter.MKSYSMAP, path, line,
+                 "a symbol of the kallsyms object ($3)", f"$({inner})")
+            for name in labels]
 
 
 def _sed_address(command: str, path: str, line: int) -> tuple[str, str, str]:

@@ -303,7 +303,12 @@ def load_rules(path: Path | str) -> RuleSet:
                                                  " kernel tree with kallsyms")
     rules: list[Rule] = []
     forms = []
-    for file, parse in ((mksysmap, parse_mksysmap), (kallsyms, parse_kallsyms_c)):
+    labels = _kallsyms_labels(kallsyms)
+
+    def parse_sysmap(text: str, path: str) -> list[Rule]:
+        return parse_mksysmap(text, path, labels)
+
+    for file, parse in ((mksysmap, parse_sysmap), (kallsyms, parse_kallsyms_c)):
         if not file.exists():
             raise RulesError(file, None, "missing: a kernel tree has both mksysmap and"
                                          " kallsyms.c")
@@ -321,6 +326,15 @@ def load_rules(path: Path | str) -> RuleSet:
     if forms[1].startswith("F2") and reads_sysmap:
         forms[1] = "F3" + forms[1][2:]  # the same arrays, after mksysmap's filtering
     return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules))
+
+
+def _kallsyms_labels(kallsyms: Path) -> list[str]:
+    """The symbols scripts/kallsyms.c writes into a kallsyms object, in its order."""
+    try:
+        text = kallsyms.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return []
+    return list(dict.fromkeys(re.findall(r'\boutput_label\(\s*"(\w+)"\s*\)', text)))
 
 
 def load_labelled(paths: Iterable[Path]) -> list[tuple[str, RuleSet]]:

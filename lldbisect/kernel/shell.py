@@ -2,15 +2,45 @@
 
 The kernel's mksysmap was a shell script until 6.10, its filters inside quotes; what
 grep or sed receive is what the shell left after quote removal — a double-quoted
-``\\$`` reaches sed as ``$``. This lexer does that quote removal exactly and refuses the
-constructs mksysmap never used (command substitution, here-documents).
+``\\$`` reaches sed as ``$``. This lexer does that quote removal exactly; a command
+substitution inside double quotes (6.4-6.9's ``$(... ${NM} ${3} ...)``) is kept, marked,
+for the sed program's reader; here-documents and backquotes are refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Command", "ShellSyntaxError", "Word", "parse_pipelines"]
+__all__ = ["SUBST_END", "SUBST_START", "Command", "ShellSyntaxError", "Word", "parse_pipelines"]
+
+
+# A command substitution inside double quotes, as the quote removal leaves it for the
+# program reader: its text between these marks (which no kernel file contains).
+SUBST_START, SUBST_END = "\x00$(", ")\x00"
+
+
+def _substitution_end(s: str, i: int, line: int) -> int:
+    """The index of the ``)`` that closes a ``$(`` whose text starts at ``i``."""
+    depth, quote = 1, ""
+    while i < len(s):
+        c = s[i]
+        if quote:
+            if c == quote:
+                quote = ""
+            elif c == "\\" and quote == '"':
+                i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == "\\":
+            i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ShellSyntaxError(line, "unterminated command substitution $(")
 
 
 class ShellSyntaxError(ValueError):
@@ -169,9 +199,17 @@ class _Lexer:
                     out.append("\\" + nxt)
                 self.i += 2
                 continue
-            if c == "`" or s.startswith("$(", self.i):
-                raise ShellSyntaxError(self.line, "command substitution is not supported"
-                                                  " in mksysmap")
+            if s.startswith("$(", self.i):
+                # 6.4-6.9 build part of the sed program from $3 this way: kept as a
+                # marked line for the reader of the program to evaluate.
+                end = _substitution_end(s, self.i + 2, self.line)
+                out.append(SUBST_START + s[self.i + 2:end] + SUBST_END)
+                self.line += s.count("\n", self.i, end)
+                self.i = end + 1
+                continue
+            if c == "`":
+                raise ShellSyntaxError(self.line, "backquote command substitution is not"
+                                                  " supported in mksysmap")
             if c == "\n":
                 self.line += 1
             out.append(c)
