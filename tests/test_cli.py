@@ -135,3 +135,12 @@ def test_shared_options_one_name_one_meaning(tmp_path: Path) -> None:
         helptext = subprocess.run([*run, *command, "--help"], capture_output=True,
                                   text=True).stdout
         assert "--ld LINKER" in helptext, command
+
+
+def test_an_interrupted_command_exits_130_not_1() -> None:
+    """click alone would say "Aborted!" and exit 1, which reads as a finding."""
+    child = ("import sys, click\nfrom lldbisect.cli import app\n"
+             "@app.cli.command('slow')\ndef slow() -> None:\n    raise KeyboardInterrupt\n"
+             "sys.argv = ['lldbisect', 'slow']\napp.main()\n")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert done.returncode == 130 and "interrupted" in done.stderr

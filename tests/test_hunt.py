@@ -79,7 +79,7 @@ def _hidden_record(tiny_arm: TinyArmBuild) -> tuple[Path, Path]:
 
 
 def _configuration(build: Path) -> dict[str, bytes]:
-    files = [build / ".config", *(build / "include" / "config").rglob("*"),
+    files = [build / ".config", build / "Makefile", *(build / "include" / "config").rglob("*"),
              build / "include" / "generated" / "autoconf.h"]
     return {str(p): p.read_bytes() for p in files if p.is_file()}
 

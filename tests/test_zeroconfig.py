@@ -20,7 +20,7 @@ def _state(build: Path) -> dict[str, str]:
     vDSO's offsets are rebuilt when LD= changes, since the vDSO is linked with $(LD):
     with the linker the build was made with, they come out the same.)"""
     out: dict[str, str] = {}
-    files = [build / ".config", *(build / "include" / "config").rglob("*")]
+    files = [build / ".config", build / "Makefile", *(build / "include" / "config").rglob("*")]
     files += [p for p in build.rglob("*") if p.suffix in (".o", ".a")
               and not p.name.startswith((".tmp_", ".vmlinux"))
               and p.name not in ("vmlinux.o", "version-timestamp.o")]

@@ -19,7 +19,14 @@ import click
 
 from lldbisect import __version__
 from lldbisect.cli.options import at_risk_option, ld_option, output_option, write_output
-from lldbisect.cli.status import EXIT_ABORT, EXIT_FINDING, EXIT_INPUT, EXIT_OK, EXIT_TOOL
+from lldbisect.cli.status import (
+    EXIT_ABORT,
+    EXIT_FINDING,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TOOL,
+)
 from lldbisect.errors import InputError, LldbisectError, ToolError
 
 if TYPE_CHECKING:
@@ -477,4 +484,13 @@ def main() -> None:
             click.echo(f"lldbisect: internal error: {e}", err=True)
             sys.exit(EXIT_ABORT)
         sys.exit(EXIT_OK)
-    cli(prog_name="lldbisect")
+    try:
+        status = cli.main(args=sys.argv[1:], prog_name="lldbisect", standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        # click's own handling would exit 1, which reads as a finding.
+        click.echo("lldbisect: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(status if isinstance(status, int) else EXIT_OK)

@@ -168,6 +168,7 @@ class KernelRelinker:
         if self.progress is not None:
             self.progress(f"relinking {self.build_dir} with {env.get('LLDBISECT_RELINK_LD', ld)}")
         kept = _configuration(self.build_dir)
+        small = _small_files(self.build_dir)
         (self.build_dir / "vmlinux").unlink(missing_ok=True)
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -197,7 +198,7 @@ class KernelRelinker:
                 synced = synced or bool(_SYNC_LINE.match(line))
                 if what is not None:
                     _stop(proc, hard=True)  # make would delete what it was making
-                    self._put_back(kept)
+                    self._put_back(kept, small)
                     raise RelinkWouldRebuild(self.build_dir, (
                         f"relinking would {what} (make said: {line.strip()}): stopped, the"
                         " configuration put back. The build needs make arguments that"
@@ -207,13 +208,13 @@ class KernelRelinker:
             status = proc.wait()
         except BaseException:
             _stop(proc)
-            self._put_back(kept)
+            self._put_back(kept, small)
             raise
         finally:
             timer.cancel()
         seconds = time.monotonic() - start
         if timed_out.is_set():
-            self._put_back(kept)
+            self._put_back(kept, small)
             raise RelinkTimeout(f"{self.build_dir}: the relink with {ld} took longer than"
                                 f" {self.timeout:.0f} s and was stopped")
         if not self.builds:
@@ -227,7 +228,20 @@ class KernelRelinker:
             self.progress(f"linked in {seconds:.0f} s (exit {status})")
         return status, "".join(lines)
 
-    def _put_back(self, kept: dict[str, bytes]) -> None:
+    def _put_back(self, kept: dict[str, bytes],
+                  small: dict[str, tuple[bytes, int]] | None = None) -> None:
+        """The configuration as it was; with ``small``, also the build's own small files
+        at the top (make stopped while writing one, its generated Makefile say, leaves
+        it half written)."""
+        for name, (data, mtime) in (small or {}).items():
+            path = self.build_dir / name
+            try:
+                same = path.stat().st_mtime_ns == mtime and path.read_bytes() == data
+            except OSError:
+                same = False
+            if not same:
+                path.write_bytes(data)
+                os.utime(path, ns=(mtime, mtime))
         now = _configuration(self.build_dir)
         for rel in now.keys() - kept.keys():
             (self.build_dir / rel).unlink(missing_ok=True)
@@ -236,6 +250,23 @@ class KernelRelinker:
                 path = self.build_dir / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
+
+
+_SMALL = 1 << 20  # the link's products are larger; the build's own small files are not
+
+
+def _small_files(build_dir: Path) -> dict[str, tuple[bytes, int]]:
+    """The build directory's own top-level files under 1 MiB (not the link's products):
+    bytes and time, by name."""
+    out: dict[str, tuple[bytes, int]] = {}
+    for entry in os.scandir(build_dir):
+        if entry.is_file(follow_symlinks=False) and not entry.name.startswith(
+                (".tmp_", "System.map", "vmlinux")):  # the link's own products
+            st = entry.stat(follow_symlinks=False)
+            if st.st_size < _SMALL:
+                with contextlib.suppress(OSError):
+                    out[entry.name] = (Path(entry.path).read_bytes(), st.st_mtime_ns)
+    return out
 
 
 def _essential(build_dir: Path) -> dict[str, bytes | None]:
