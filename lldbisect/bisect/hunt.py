@@ -60,10 +60,7 @@ def hunt(relinker: KernelRelinker, linkers: list[tuple[Version, str]], *,
     if len(linkers) < 2:
         raise InputError(None, "a hunt needs at least two linkers")
     found = bisect_releases(relinker, linkers, at_risk_bad=at_risk_bad,
-                            progress=lambda step: progress(
-                                f"[step {step.number} of about {step.about},"
-                                f" {step.elapsed:.0f} s] {step.linker} ({step.version}):"
-                                f" {step.verdict.value} - {step.reason}"))
+                            progress=lambda step: progress(step.progress_line()))
     bad_ld, bad_v = found.first_bad
     result = HuntResult(first_bad=(bad_ld, str(bad_v)), tested=found.steps,
                         skipped=found.skipped)

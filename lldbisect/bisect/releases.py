@@ -36,6 +36,11 @@ class ReleaseStep:
     about: int = 0
     elapsed: float = 0.0  # since the bisect began
 
+    def progress_line(self) -> str:
+        """The step as progress shows it: where the bisect is, and the verdict."""
+        return (f"[step {self.number} of about {self.about}, {self.elapsed:.0f} s]"
+                f" {self.linker} ({self.version}): {self.verdict.value} - {self.reason}")
+
 
 @dataclass
 class ReleaseBisect:

@@ -246,13 +246,13 @@ def bisect_versions(linkers: tuple[str, ...], llvm_src: Path | None, as_json: bo
           --ld ld.lld-13 --ld ld.lld-14 --ld ld.lld-15 --ld ld.lld-16 --ld ld.lld-19
     """
     from lldbisect.bisect.releases import bisect_releases
-    from lldbisect.report.bisect import release_step_line, versions_json, versions_text
+    from lldbisect.report.bisect import versions_json, versions_text
 
     relinker = user_relinker(kernel_build, make_args, timeout)
     try:
         found = bisect_releases(relinker, [(release(ld), ld) for ld in linkers],
                                 at_risk_bad=not at_risk_ok,
-                                progress=lambda step: _say(release_step_line(step)))
+                                progress=lambda step: _say(step.progress_line()))
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     if found.last_good is None:

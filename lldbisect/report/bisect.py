@@ -7,7 +7,7 @@ from typing import Any
 
 from lldbisect.bisect.releases import ReleaseBisect, ReleaseStep
 
-__all__ = ["VERSIONS_SCHEMA", "commit_bisect_text", "release_step_line", "versions_json",
+__all__ = ["VERSIONS_SCHEMA", "commit_bisect_text", "versions_json",
            "versions_text"]
 
 VERSIONS_SCHEMA = "lldbisect.bisect-versions/1"
@@ -33,12 +33,6 @@ def commit_bisect_text(doc: dict[str, Any], builds: int, what: str) -> str:
         out.append(f"  {s['revision'][:12]} {s['role']:16} {s['verdict']:5}"
                    f" {s['seconds']:6.1f} s{' cached' if s['cache_hit'] else ''}")
     return "\n".join(out) + "\n"
-
-
-def release_step_line(step: ReleaseStep) -> str:
-    """One release step, for progress."""
-    return (f"[step {step.number} of about {step.about}, {step.elapsed:.0f} s] {step.linker}"
-            f" ({step.version}): {step.verdict.value} - {step.reason}")
 
 
 def _step_json(step: ReleaseStep) -> dict[str, Any]:
