@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
 import shutil
 import statistics
 import subprocess
@@ -28,21 +27,6 @@ from lldbisect.cache import cache_dir
 from lldbisect.elf.reader import read_symbols
 from lldbisect.kernel import sources
 
-# Debian's current cloud kernel, through its metapackage: a versioned package name
-# (linux-image-6.1.0-N-cloud-amd64-dbg) is replaced at every ABI bump.
-DBG_METAPACKAGE = "linux-image-cloud-amd64-dbg"
-
-
-def dbg_package() -> str:
-    """The versioned -dbg package the metapackage depends on today."""
-    done = subprocess.run(["apt-cache", "depends", DBG_METAPACKAGE], capture_output=True,
-                          text=True, check=False)
-    m = re.search(r"Depends: (linux-image-\S+-dbg)", done.stdout)
-    if m is None:
-        sys.exit(f"bench_symbols: apt-cache knows no {DBG_METAPACKAGE}"
-                 " (run apt-get update first)")
-    return m.group(1)
-
 
 class _Null(io.RawIOBase):
     def write(self, b: bytes) -> int:  # type: ignore[override]
@@ -50,11 +34,8 @@ class _Null(io.RawIOBase):
 
 
 def distro_vmlinux() -> Path:
-    package = dbg_package()
-    member = "usr/lib/debug/boot/vmlinux-" + package.removeprefix("linux-image-").removesuffix(
-        "-dbg")
-    deb = sources.download(package)
-    return sources.deb_member(deb, member, cache_dir() / "vmlinux" / Path(member).name)
+    """Debian's current amd64 cloud kernel, from its -dbg package (cached)."""
+    return sources.distro_vmlinux("amd64")
 
 
 def generated_elf(count: int = 210_000) -> Path:

@@ -1,7 +1,8 @@
 """Typed errors: every failure the library reports carries a one-line user message.
 
-Two families, as in tuxmake: an ``InputError`` is the user's to fix (a bad file, a
-tree we cannot parse); a ``ToolError`` is the machine's (a missing program, a full disk).
+Families, as in tuxmake: an ``InputError`` is the user's to fix (a bad file, a tree we
+cannot parse); a ``ToolError`` is the machine's (a missing program, a full disk); an
+``UndecidedError`` says the evidence allows no verdict (one link stage).
 The CLI maps them to exit statuses; nothing below the CLI exits.
 """
 
@@ -50,3 +51,8 @@ class RulesError(InputError):
 
 class ToolError(LldbisectError):
     """The machine failed us: a program is missing or crashed, a disk is full."""
+
+
+class UndecidedError(LldbisectError):
+    """The inputs are readable but cannot support a verdict (a single pass, nothing to
+    compare): saying converged or diverged would be a guess."""

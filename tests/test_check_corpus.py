@@ -82,9 +82,20 @@ def test_renamed_thunks_are_found_and_grouped(corpus: list[elfcorpus.Built],
     table = read_symbols(renamed)
     made = linker_made(table, _inputs(src))
     assert made == {"__ZorkHop9_far_func", "__ZorkHop9__start"}
-    assert linker_made(table, None) == made
+    # By shape alone `__<word>_<sym>` proves nothing (the kernel's __do_sys_foo is
+    # built so): without inputs such a naming is not claimed.
+    assert linker_made(table, None) == set()
     (family,) = infer_families(sorted(made), table.names)
     assert (family.kind, family.pattern, family.label) == (RuleKind.PREFIX, "__ZorkHop9_", None)
+    # An lld-style naming nobody has listed yet is found by its shape, though.
+    lldlike = tmp_path / "lldlike"
+    subprocess.run(["arm-linux-gnueabihf-objcopy",
+                    "--redefine-sym", "__ARMv4PILongBXThunk_far_func=__ARMv9ZorkThunk_far_func",
+                    "--redefine-sym", "__ARMv4PILongBXThunk__start=__ARMv9ZorkThunk__start",
+                    str(src), str(lldlike)], check=True)
+    table = read_symbols(lldlike)
+    assert linker_made(table, None) == linker_made(table, _inputs(src)) == {
+        "__ARMv9ZorkThunk_far_func", "__ARMv9ZorkThunk__start"}
     numbered = tmp_path / "numbered"
     subprocess.run(["arm-linux-gnueabihf-objcopy",
                     "--redefine-sym", "__ARMv4PILongBXThunk_far_func=stub.0001",
@@ -93,4 +104,5 @@ def test_renamed_thunks_are_found_and_grouped(corpus: list[elfcorpus.Built],
     table = read_symbols(numbered)
     made = linker_made(table, _inputs(src))
     (family,) = infer_families(sorted(made), table.names)
-    assert (family.kind, family.pattern, family.count) == (RuleKind.PREFIX, "stub.000", 2)
+    # The counter varies: the family is what stays, never a prefix with digits in it.
+    assert (family.kind, family.pattern, family.count) == (RuleKind.PREFIX, "stub.", 2)

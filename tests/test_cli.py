@@ -119,7 +119,8 @@ def test_shared_options_one_name_one_meaning(tmp_path: Path) -> None:
     final = [*THUNK_BAR, "c0200030 t __ARMv4PILongBXThunk_local_fn"]
     build = _build(tmp_path, "6.1-6.9", "f3-grep-e", [[], THUNK_BAR], final=final)
     run = [sys.executable, "-m", "lldbisect"]
-    done = subprocess.run([*run, "propose", str(build), "-o", "-"], capture_output=True,
+    done = subprocess.run([*run, "propose", str(build), "--unconfirmed", "-o", "-"],
+                          capture_output=True,
                           text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("From ") and not (tmp_path / "-").exists()

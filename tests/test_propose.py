@@ -179,9 +179,12 @@ def test_cli_propose_from_report(tmp_path: Path) -> None:
     assert done.returncode == 1
     report.write_text(done.stdout)
     out = tmp_path / "0001.patch"
-    done = subprocess.run([sys.executable, "-m", "lldbisect", "propose", "--from", str(report),
-                           "--kernel", str(TREES / "f3-grep-e"), "-o", str(out)],
-                          capture_output=True, text=True)
+    # The fixture has no vmlinux.o: without --unconfirmed, no patch.
+    argv = [sys.executable, "-m", "lldbisect", "propose", "--from", str(report),
+            "--kernel", str(TREES / "f3-grep-e"), "-o", str(out)]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 1 and "--unconfirmed" in done.stderr and not out.exists()
+    done = subprocess.run([*argv, "--unconfirmed"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert '+\t\t"__ARMv4PILongBXThunk_",' in out.read_text()
     report.write_text(json.dumps({"schema": "other"}))

@@ -10,11 +10,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lldbisect.analysis.convergence import Comparison, StageSymbols, compare, linker_made
+from lldbisect.analysis.convergence import (
+    SHAPES_ONLY,
+    Comparison,
+    Evidence,
+    EvidenceSource,
+    StageSymbols,
+    compare,
+    linker_made,
+)
+from lldbisect.elf.archive import is_archive, member_files
 from lldbisect.elf.nmlist import read_symbol_file
 from lldbisect.elf.reader import linker_identity, read_symbols
 from lldbisect.elf.table import SymbolTable
-from lldbisect.errors import InputError
+from lldbisect.errors import InputError, UndecidedError
 from lldbisect.kernel.rules import RuleSet, load_rules
 from lldbisect.kernel.stages import Stages, failure_message, find_stages
 
@@ -59,17 +68,90 @@ def script_symbols(lds: Path | None) -> set[str]:
 
 
 def _input_names(paths: list[Path]) -> set[str]:
+    """Every name the objects (or archives of objects) ``paths`` hold."""
     names: set[str] = set()
     for p in paths:
-        names.update(read_symbols(p).names)
+        if is_archive(p):
+            with member_files(p) as objs:
+                for o in objs:
+                    names.update(read_symbols(o).names)
+        else:
+            names.update(read_symbols(p).names)
     return names
 
 
+# Objects link-vmlinux.sh links besides vmlinux.o (6.2+), and the archives vmlinux.o is
+# made of, newest layout first: 6.1+ vmlinux.a, then the top-level built-in.a of 4.x-5.x.
+_EXTRA_OBJECTS = (".vmlinux.export.o", "init/version-timestamp.o")
+_ARCHIVES = ("vmlinux.a", "built-in.a")
+_LIBS = ("lib/lib.a", "arch/*/lib/lib.a")
+
+
+def _extra_objects(d: Path) -> list[Path]:
+    return [d / n for n in _EXTRA_OBJECTS if (d / n).is_file()]
+
+
+def _object_names(d: Path) -> tuple[set[str], list[str]] | None:
+    """The names of every object vmlinux.o was made of, from the build's archives, or
+    None when the build has none."""
+    top = next((d / a for a in _ARCHIVES if (d / a).is_file()), None)
+    if top is None:
+        return None
+    archives = [top, *(p for pat in _LIBS for p in sorted(d.glob(pat)))]
+    names: set[str] = set()
+    files: list[str] = []
+    for a in archives:
+        with member_files(a) as objs:
+            for o in objs:
+                names.update(read_symbols(o).names)
+            files.append(f"{a.relative_to(d)} ({len(objs)} objects)")
+    return names, files
+
+
+def gather_evidence(stages: Stages) -> tuple[set[str] | None, Evidence, bool]:
+    """The names the link read, what they come from, and whether only local names may
+    count as linker-made (the linker script is missing, so global names in no input are
+    taken for its assignments)."""
+    notes = []
+    local_only = stages.linker_script is None
+    if local_only:
+        notes.append("no arch/*/kernel/vmlinux.lds: global names in no input are taken for"
+                     " linker-script symbols (no linker makes global ones)")
+    kallsyms_objs = [o for o in stages.inputs() if o != stages.vmlinux_o]
+    extra = _extra_objects(stages.build_dir)
+    if stages.vmlinux_o is not None:
+        paths = [stages.vmlinux_o, *extra, *kallsyms_objs]
+        return (_input_names(paths), Evidence(EvidenceSource.INPUTS,
+                                              tuple(map(str, paths)), tuple(notes)),
+                local_only)
+    found = _object_names(stages.build_dir)
+    if found is not None:
+        names, files = found
+        names |= _input_names([*extra, *kallsyms_objs])
+        notes.append("vmlinux.o is gone: compared with the archives it is made of; names"
+                     " in no object count only if local")
+        return names, Evidence(EvidenceSource.OBJECTS, tuple(files), tuple(notes)), True
+    return None, Evidence(EvidenceSource.SHAPES, (), tuple(notes)), local_only
+
+
 def _stage(label: str, path: Path, rules: RuleSet, inputs: set[str] | None,
-           script: set[str]) -> StageSymbols:
+           script: set[str], local_only: bool = False) -> StageSymbols:
     table: SymbolTable = read_symbol_file(path)
-    made = linker_made(table, inputs, script)
+    made = linker_made(table, inputs, script, local_only=local_only)
     return StageSymbols(label, str(path), table, rules.apply(table), made)
+
+
+def _same_target(stages: list[StageSymbols]) -> None:
+    """Every ELF stage of one link is of one machine and class: anything else is a
+    file from another build, and comparing it would give a verdict about nothing."""
+    elves = [s for s in stages if s.table.machine != "nm listing"]
+    for s in elves[1:]:
+        first = elves[0]
+        if (s.table.machine, s.table.elf_class) != (first.table.machine,
+                                                      first.table.elf_class):
+            raise InputError(s.path, f"a {s.table.elf_class}-bit {s.table.machine} file,"
+                                     f" but {first.path} is {first.table.elf_class}-bit"
+                                     f" {first.table.machine}: not stages of one link")
 
 
 def check_build(build_dir: Path | str, *, log: str | None = None,
@@ -82,18 +164,23 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
         raise InputError(stages.build_dir, "no `source` link and no scripts/: give the"
                                            " kernel tree with --kernel")
     rules = load_rules(tree)
-    input_paths = stages.inputs()
-    inputs = _input_names(input_paths) if stages.vmlinux_o is not None else None
+    inputs, evidence, local_only = gather_evidence(stages)
     script = script_symbols(stages.linker_script)
     read: list[StageSymbols] = []
     for p in stages.passes:
         src = p.image or p.syms
         if src is not None:
-            read.append(_stage(f"pass {p.number}", src, rules, inputs, script))
+            read.append(_stage(f"pass {p.number}", src, rules, inputs, script, local_only))
     final = stages.vmlinux or stages.system_map
     if final is not None:
         read.append(_stage("vmlinux" if final == stages.vmlinux else "System.map", final,
-                           rules, inputs, script))
+                           rules, inputs, script, local_only))
+    _same_target(read)
+    if len(read) < 2:
+        only = read[0].label if read else "nothing"
+        raise UndecidedError(f"{stages.build_dir}: only one link stage ({only}): nothing to"
+                             " compare, so no verdict (was the build cut short, or the"
+                             " stages deleted? see bisect-scripts/ld-keep-stages)")
     last_syms = stages.passes[-1].syms if stages.passes else None
     matches = None
     if stages.system_map is not None and last_syms is not None:
@@ -101,9 +188,8 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
     message = failure_message(log) if log is not None else None
     comparison = compare(read, rules, kernel_failed=None if log is None else bool(message),
                          final_differs=None if matches is None else not matches,
-                         final=final is not None)
-    return CheckResult(stages, rules, comparison, message, matches,
-                       [str(p) for p in input_paths] if inputs is not None else [])
+                         final=final is not None, evidence=evidence)
+    return CheckResult(stages, rules, comparison, message, matches, list(evidence.files))
 
 
 def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None = None
@@ -111,5 +197,9 @@ def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None =
     """The same comparison for any two ELF files or nm listings, with a tree's rules."""
     rules = load_rules(kernel)
     names = _input_names(inputs) if inputs else None
+    evidence = (Evidence(EvidenceSource.INPUTS, tuple(map(str, inputs))) if inputs
+                else SHAPES_ONLY)
     stages = [_stage(str(a), a, rules, names, set()), _stage(str(b), b, rules, names, set())]
-    return compare(stages, rules, kernel_failed=None, final_differs=None, final=False)
+    _same_target(stages)
+    return compare(stages, rules, kernel_failed=None, final_differs=None, final=False,
+                   evidence=evidence)

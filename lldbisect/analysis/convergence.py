@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -17,11 +17,13 @@ from itertools import compress, pairwise, repeat
 from operator import ne
 
 from lldbisect.analysis.families import Family, infer_families
+from lldbisect.analysis.shapes import made_by_shape
 from lldbisect.elf.table import SymbolTable, first_indices
 from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import RuleSet, Visibility
 
-__all__ = ["FamilyReport", "StageDiff", "StageSymbols", "Verdict", "compare", "linker_made"]
+__all__ = ["Evidence", "EvidenceSource", "FamilyReport", "StageDiff", "StageSymbols", "Verdict",
+           "compare", "linker_made"]
 
 # Symbols every linker defines by itself, which are not thunks or stubs.
 STANDARD_LINKER_SYMBOLS = frozenset({
@@ -41,6 +43,41 @@ class Verdict(StrEnum):
     AT_RISK = "at-risk"  # converged, but visible linker-made symbols exist
     DIVERGED = "diverged"  # the kernel's check fails (or would) because of them
     DIVERGED_OTHER = "diverged-other"  # the passes differ, but no linker-made name explains it
+
+
+class EvidenceSource(StrEnum):
+    """What says which symbols the linker made."""
+
+    INPUTS = "inputs"  # vmlinux.o and the kallsyms objects: what the link read
+    OBJECTS = "objects"  # vmlinux.o is gone: the archives and objects it was made of
+    SHAPES = "shapes"  # no inputs at all: names shaped like a linker's (unconfirmed)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where the linker-made names come from, and what that leaves unsure."""
+
+    source: EvidenceSource
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.source is not EvidenceSource.SHAPES
+
+    def describe(self) -> str:
+        what = {EvidenceSource.INPUTS: "comparing with the link's inputs",
+                EvidenceSource.OBJECTS: "comparing with the objects vmlinux.o was made of"
+                                        " (vmlinux.o is gone)",
+                EvidenceSource.SHAPES: "name shape only: UNCONFIRMED (no vmlinux.o and no"
+                                       " objects to compare with; a linker naming no list"
+                                       " knows would go unseen)"}[self.source]
+        n = len(self.files)
+        return what + (f", {n} file(s)" if n and self.source is EvidenceSource.OBJECTS
+                       else "")
+
+
+SHAPES_ONLY = Evidence(EvidenceSource.SHAPES)
 
 
 @dataclass(frozen=True)
@@ -100,11 +137,13 @@ class FamilyReport:
 
 
 def linker_made(table: SymbolTable, inputs: Iterable[str] | None,
-                defined_by_script: Iterable[str] = ()) -> frozenset[str]:
+                defined_by_script: Iterable[str] = (), *,
+                local_only: bool = False) -> frozenset[str]:
     """Names in ``table`` the linker made: in none of the link's inputs (when known),
     nor defined by its linker script, nor standard linker symbols. Without inputs,
-    names that embed another symbol of the image (``<prefix><sym>``, ``<sym><suffix>``,
-    ``<hex>.<kind>.<sym>``) and are code."""
+    the local code symbols shaped as linkers name their stubs (shapes.py): unconfirmed.
+    ``local_only``: only local symbols count (the linker script is missing, so a global
+    name in no input is taken for one of its assignments; no linker makes globals)."""
     script = set(defined_by_script)
 
     def ordinary(name: str) -> bool:
@@ -113,33 +152,12 @@ def linker_made(table: SymbolTable, inputs: Iterable[str] | None,
 
     if inputs is not None:
         unknown = table.name_counts().keys() - inputs  # in C; few names are left to see
-        return frozenset(n for n in unknown if not ordinary(n))
-    return _made_by_structure(table, ordinary)
-
-
-def _made_by_structure(table: SymbolTable, ordinary: Callable[[str], bool]) -> frozenset[str]:
-    """Local code symbols shaped as a linker names its stubs: ``__<affix><sym>``,
-    ``__<sym><suffix>``, ``<hex>.<kind>.<sym>``, or ``<sym><suffix>`` where several
-    share the suffix. A heuristic for builds without their inputs."""
-    from lldbisect.analysis.families import affix_candidates
-
-    targets = table.name_counts().keys()
-    letters = table.letters
-    found: dict[str, list[tuple[str, str]]] = {}
-    for i, name in enumerate(table.names):
-        if letters[i] != "t" or ordinary(name):
-            continue
-        shaped = [(p, s) for p, s in affix_candidates(name, targets, boundaries_only=True) if
-                  s == "<hex-stub>" or (not s and p.startswith("__") and len(p) >= 4)
-                  or (s and p == "__") or (s and not p and s[0] == "_" and
-                                           any(c.isalpha() for c in s))]
-        if shaped:
-            found[name] = shaped
-    bare_suffixes = Counter(s for shaped in found.values() for p, s in set(shaped)
-                            if not p and s != "<hex-stub>")
-    return frozenset(n for n, shaped in found.items()
-                     if any(p or s == "<hex-stub>" or bare_suffixes[s] >= 2
-                            for p, s in shaped))
+        made = {n for n in unknown if not ordinary(n)}
+        if local_only and made:
+            made &= {n for n, letter in zip(table.names, table.letters)
+                     if letter.islower() and n in made}
+        return frozenset(made)
+    return made_by_shape(table, ordinary)
 
 
 def diff_stages(a: StageSymbols, b: StageSymbols, examples: int = 8) -> StageDiff:
@@ -277,10 +295,12 @@ class Comparison:
     culprits: list[str]  # visible linker-made names that differ between the last stages
     verdict: Verdict
     reason: str
+    evidence: Evidence = SHAPES_ONLY
 
 
 def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bool | None,
-            final_differs: bool | None, final: bool = True) -> Comparison:
+            final_differs: bool | None, final: bool = True,
+            evidence: Evidence = SHAPES_ONLY) -> Comparison:
     """The verdict over consecutive stages: the passes, then (``final``) the image.
 
     The table linked into the final image comes from the last pass, the one linked
@@ -314,6 +334,10 @@ def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bo
         verdict = Verdict.DIVERGED
         reason = (f"{len(culprits)} linker-made symbol(s) visible to kallsyms appear or vanish"
                   " between the last stages, so the final System.map cannot match")
+    elif failed and not evidence.confirmed:
+        verdict = Verdict.DIVERGED_OTHER
+        reason = ("the stages differ, but in no name shaped like a linker's; without the"
+                  " link's inputs (vmlinux.o) it is unconfirmed which names the linker made")
     elif failed:
         verdict = Verdict.DIVERGED_OTHER
         reason = ("the stages differ, but in no linker-made name: not a linker naming"
@@ -325,4 +349,6 @@ def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bo
     else:
         verdict = Verdict.CONVERGED
         reason = "no linker-made symbol is visible to kallsyms"
-    return Comparison(list(stages), diffs, reports, wide, culprits, verdict, reason)
+    if not evidence.confirmed and verdict is not Verdict.DIVERGED_OTHER:
+        reason += " (linker-made names known by their shape only: unconfirmed)"
+    return Comparison(list(stages), diffs, reports, wide, culprits, verdict, reason, evidence)

@@ -6,6 +6,11 @@ A linker names what it makes after its target: ``<prefix><target>`` (lld thunks)
 image — and let the names vote on the affix they share, so a family nobody has seen
 before is found as surely as a known one. Names with no target (an address, a counter,
 nothing) are grouped by their shape with digits normalised.
+
+Addresses, counters and hashes change with every layout: a rule that names one hides one
+address and breaks at the next. So the volatile part of a name (``<hex>.`` in front,
+``_<HEX>``, ``_<n>``, ``@<hex>_<n>_<n>``, ``+<addend>`` behind) is never part of a pattern:
+the family is the stable rest, as a prefix or a substring.
 """
 
 from __future__ import annotations
@@ -21,8 +26,13 @@ from lldbisect.kernel.model import name_matches as matches
 
 __all__ = ["Family", "affix_candidates", "infer_families", "matches", "normalised"]
 
-_HEX_STUB = re.compile(r"(?P<addr>[0-9a-fA-F]{8})\.(?P<kind>[A-Za-z_][A-Za-z0-9_]*)\."
-                       r"(?P<target>.+?)(?P<addend>\+[0-9a-fA-F]+)?")
+_HEX_STUB = re.compile(r"(?P<addr>[0-9a-fA-F]{8})\.(?P<kind>[A-Za-z_][A-Za-z0-9_]*"
+                       r"(?:\.[A-Za-z_][A-Za-z0-9_]*)*?)\.(?P<target>.+?)"
+                       r"(?P<addend>\+[0-9a-fA-F]+)?")
+# A volatile tail: after a separator, a hex run holding a digit, more such runs, an addend.
+_VOLATILE_TAIL = re.compile(r"(?<=[_.@$])[0-9A-Fa-f]*[0-9][0-9A-Fa-f]*(?:[_.][0-9A-Fa-f]+)*"
+                            r"(?:\+[0-9A-Fa-f]+)?$")
+_VOLATILE_SEGMENT = re.compile(r"[0-9A-Fa-f]*[0-9][0-9A-Fa-f]*")
 _MAX_PREFIX, _MAX_SUFFIX = 48, 24
 
 
@@ -46,10 +56,11 @@ def affix_candidates(name: str, targets: Collection[str], *,
     """Every (prefix, suffix) with ``name == prefix + target + suffix`` for a target in
     ``targets``, the affixes not both empty. ``boundaries_only``: only where a prefix
     ends, or a suffix starts, with ``_`` or ``.`` (cheap enough for a whole image)."""
-    out = []
-    m = _HEX_STUB.fullmatch(name)
-    if m and m.group("target") in targets:
-        out.append((f".{m.group('kind')}.", "<hex-stub>"))
+    stub = hex_stub_kind(name, targets)
+    if stub is not None:
+        # <hex>.<kind>.<target>[+addend]: the address and the addend vary, the kind not.
+        return [(f".{stub}.", "<hex-stub>")]
+    out: list[tuple[str, str]] = []
     n = len(name)
     if boundaries_only:
         cuts = [k for k, c in enumerate(name) if c in "_."]
@@ -65,6 +76,38 @@ def affix_candidates(name: str, targets: Collection[str], *,
             if (i or j < n) and name[i:j] in targets:
                 out.append((name[:i], name[j:]))
     return out
+
+
+def hex_stub_kind(name: str, targets: Collection[str]) -> str | None:
+    """The stub kind of a ``<hex>.<kind>.<target>[+addend]`` name (``long_branch``;
+    ``plt_pic32`` for lld's ``got2.plt_pic32``), whether or not the target is a symbol
+    of the image (GNU ld names local targets by section and symbol index)."""
+    m = _HEX_STUB.fullmatch(name)
+    if m is None:
+        return None
+    body = name[9:len(name) - len(m.group("addend") or "")]
+    parts = body.split(".")
+    # The longest run of kind words that leaves a target the image has, else the first.
+    for k in range(len(parts) - 1, 0, -1):
+        if ".".join(parts[k:]) in targets:
+            return parts[k - 1]
+    return m.group("kind").split(".")[-1]
+
+
+def _volatile(affix: str) -> bool:
+    """An affix with an address, counter or hash in it, which the next layout changes."""
+    return any(_VOLATILE_SEGMENT.fullmatch(seg) for seg in re.split(r"[_.@+$]", affix) if seg)
+
+
+def stable_part(name: str) -> tuple[str, str] | None:
+    """``(stable, shape)`` of a name whose tail is volatile: ``__CortexA53843419_101000``
+    gives ``("__CortexA53843419_", "__CortexA53843419_<hex>")``; None if nothing varies."""
+    m = _VOLATILE_TAIL.search(name)
+    if m is None or m.start() < 2:
+        return None
+    stable = name[:m.start()]
+    tail = m.group(0)
+    return stable, f"{stable}<{'n' if tail.isdigit() and len(tail) < 5 else 'hex'}>"
 
 
 def normalised(name: str) -> str:
@@ -84,7 +127,14 @@ def infer_families(made: Sequence[str], image_names: Iterable[str]) -> list[Fami
         votes.update(set(cands))
     groups: dict[tuple[RuleKind, str, str], list[str]] = defaultdict(list)
     for name in sorted(made_set):
-        cands = candidates[name]
+        cands = [c for c in candidates[name] if c[1] == "<hex-stub>"
+                 or not (_volatile(c[0]) or _volatile(c[1]))]
+        if not name:
+            continue  # an empty name: no rule can name it
+        stable = stable_part(name) if not cands else None
+        if stable is not None:
+            groups[(RuleKind.PREFIX, stable[0], stable[1])].append(name)
+            continue
         if not cands:
             norm = normalised(name)
             groups[(RuleKind.EXACT, norm, norm)].append(name)
@@ -92,12 +142,13 @@ def infer_families(made: Sequence[str], image_names: Iterable[str]) -> list[Fami
         # The affix most names share wins; then the longer one (more specific).
         prefix, suffix = max(cands, key=lambda c: (votes[c], len(c[0]) + len(c[1])))
         if suffix == "<hex-stub>":
-            groups[(RuleKind.SUBSTRING, prefix, f"<hex>{prefix}<target>[+addend]")].append(
-                name)
+            groups[(RuleKind.SUBSTRING, prefix, f"<hex>.[...]{prefix[1:]}<target>[+addend]")
+                   ].append(name)
         elif not suffix:
             groups[(RuleKind.PREFIX, prefix, f"{prefix}<target>")].append(name)
         else:
             groups[(RuleKind.SUFFIX, suffix, f"{prefix}<target>{suffix}")].append(name)
+    _fold_bare(groups)
     families = []
     for (kind, pattern, shape), names in groups.items():
         if kind is RuleKind.EXACT:
@@ -108,6 +159,27 @@ def infer_families(made: Sequence[str], image_names: Iterable[str]) -> list[Fami
                                label_for(kind.value, pattern)))
     families.sort(key=lambda f: (-f.count, f.pattern))
     return families
+
+
+def _fold_bare(groups: dict[tuple[RuleKind, str, str], list[str]]) -> None:
+    """A name that is its family's bare affix (``__long_branch_`` beside
+    ``__long_branch_foo``), or that another family's pattern covers, joins that family:
+    one rule, one entry."""
+    covering = [k for k in groups if k[0] is not RuleKind.EXACT]
+    for key in [k for k in groups if k[0] is RuleKind.EXACT]:
+        keep = []
+        for name in groups[key]:
+            home = next((k for k in covering if matches(k[0], k[1], name)), None)
+            if home is None:
+                keep.append(name)
+            else:
+                groups[home].append(name)
+        if keep:
+            groups[key] = keep
+        else:
+            del groups[key]
+    for k in covering:
+        groups[k].sort()
 
 
 def _targetless(names: list[str], shape: str, counts: Counter[str]) -> list[Family]:

@@ -43,6 +43,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("substring", ".plt_pic32."): "lld PowerPC32 PIC PLT call stub",
     ("substring", ".plt_call32."): "lld PowerPC32 PLT call stub",
     ("shape", "__CortexA#_#"): "lld Cortex-A53 erratum 843419 patch",
+    ("prefix", "__CortexA53843419_"): "lld Cortex-A53 erratum 843419 patch",
+    ("prefix", "__CortexA8657417_"): "lld Cortex-A8 erratum 657417 patch",
     ("prefix", ".pic."): "GNU ld MIPS LA25 stub (.pic.<target>)",
 }
 

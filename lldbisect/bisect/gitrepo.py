@@ -228,6 +228,11 @@ def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
                       f"{commit.author.name} <{commit.author.email}>",
                       commit.committed_datetime.isoformat())
     base = commit.parents[0] if commit.parents else git.NULL_TREE
+    if commit.parents and not _has_object(repo, commit.parents[0].hexsha):
+        # A shallow clone keeps the parent's name in the commit but not the parent.
+        raise InputError(path, f"commit {commit.hexsha[:12]}'s parent"
+                               f" {commit.parents[0].hexsha[:12]} is not in this (shallow?)"
+                               " clone: `git fetch --deepen=1` (or --unshallow) first")
     # a is the parent, b the commit (GitPython reverses the sense against NULL_TREE).
     diffs = commit.diff(base, R=bool(commit.parents))
     changes = []
@@ -236,6 +241,14 @@ def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
                                   d.b_path if d.b_blob else None,
                                   _blob_text(d.a_blob), _blob_text(d.b_blob)))
     return info, changes
+
+
+def _has_object(repo: git.Repo, sha: str) -> bool:
+    try:
+        repo.git.cat_file("-e", sha)
+    except git.GitCommandError:
+        return False
+    return True
 
 
 def _blob_text(blob: git.Blob | None) -> str:

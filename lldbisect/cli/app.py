@@ -1,13 +1,15 @@
 """The click commands: the only place that prints or exits.
 
-Exit statuses (documented in the README): 0 success, 1 a finding (later commands),
-2 bad input or usage, 3 the machine failed us (a tool missing or crashing).
+Exit statuses (documented in the README, defined in status.py): 0 success, 1 a
+finding, 2 bad input or usage, 3 the machine failed us, 4 no verdict possible, 70 a bug
+of ours, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import signal
 import sys
@@ -23,11 +25,13 @@ from lldbisect.cli.status import (
     EXIT_ABORT,
     EXIT_FINDING,
     EXIT_INPUT,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TOOL,
+    EXIT_UNDECIDED,
 )
-from lldbisect.errors import InputError, LldbisectError, ToolError
+from lldbisect.errors import InputError, LldbisectError, ToolError, UndecidedError
 
 if TYPE_CHECKING:
     from lldbisect.analysis.convergence import Verdict
@@ -49,6 +53,8 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except InputError as e:
             _fail(e.message, EXIT_INPUT)
+        except UndecidedError as e:
+            _fail(e.message, EXIT_UNDECIDED)
         except LldbisectError as e:
             _fail(e.message, EXIT_TOOL)
         except BrokenPipeError:
@@ -81,11 +87,16 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lldbisect")
-def cli() -> None:
+@click.option("--debug", is_flag=True,
+              help="On an internal error, print the traceback (also LLDBISECT_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Hunt down linker changes that break the Linux kernel's kallsyms link.
 
-    Exit statuses: 0 success, 1 a finding, 2 bad input or usage, 3 a tool failed.
+    Exit statuses: 0 success, 1 a finding, 2 bad input or usage, 3 a tool failed,
+    4 the evidence allows no verdict, 70 an internal error (a bug), 130 interrupted.
     """
+    if debug:
+        os.environ["LLDBISECT_DEBUG"] = "1"
 
 
 @cli.command()
@@ -320,10 +331,13 @@ def _read_log(log_file: Path | None) -> str | None:
               help="Where the era allows, one family-wide regular expression in mksysmap"
                    " instead of one prefix per family.")
 @click.option("--link", metavar="URL", help="A Link: trailer (e.g. the linker commit).")
+@click.option("--unconfirmed", is_flag=True,
+              help="Propose even when the linker-made names are known by their shape only"
+                   " (no vmlinux.o and no archives to compare with).")
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
-            link: str | None) -> None:
+            link: str | None, unconfirmed: bool) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
     The patch is in `git format-patch` form, for `git am`: new entries in the right
@@ -364,7 +378,7 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
         rules = result.rules
     proposal = make(finding, rules, author=identity(Path(rules.tree)),
                     date=email.utils.formatdate(localtime=True), signoff=signoff,
-                    generalize=generalize, link=link)
+                    generalize=generalize, link=link, unconfirmed=unconfirmed)
     if proposal.patch is None:
         click.echo(f"lldbisect: {proposal.reason}", err=True)
         sys.exit(EXIT_FINDING)
@@ -468,24 +482,44 @@ def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _internal(e: BaseException, status: int) -> None:
+    """A bug of ours: one line, the traceback only when asked for, and a status that no
+    caller can take for a finding (or, in a bisect, for bad)."""
+    if os.environ.get("LLDBISECT_DEBUG", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(e)
+    where = ""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+    _fail(f"internal error: {type(e).__name__}: {e}{where} (a bug of lldbisect; rerun"
+          " with --debug or LLDBISECT_DEBUG=1 for the traceback)", status)
+
+
 def main() -> None:
     """Console-script entry point. For ``run-step``, usage errors abort too (>= 128):
     ``git bisect run`` would count click's exit status 2 as a bad commit."""
     signal.signal(signal.SIGTERM, _terminate)
-    if len(sys.argv) > 1 and sys.argv[1] == "run-step":
+    args = sys.argv[1:]
+    while args and args[0] == "--debug":  # the group's option, before the command
+        os.environ["LLDBISECT_DEBUG"] = "1"
+        args = args[1:]
+    if args and args[0] == "run-step":
         try:
-            cli.main(args=sys.argv[1:], prog_name="lldbisect", standalone_mode=False)
+            cli.main(args=args, prog_name="lldbisect", standalone_mode=False)
         except click.ClickException as e:
             e.show()
             sys.exit(EXIT_ABORT)
         except (click.Abort, KeyboardInterrupt):
             sys.exit(EXIT_ABORT + 2)
         except Exception as e:
-            click.echo(f"lldbisect: internal error: {e}", err=True)
-            sys.exit(EXIT_ABORT)
+            _internal(e, EXIT_ABORT)
         sys.exit(EXIT_OK)
     try:
-        status = cli.main(args=sys.argv[1:], prog_name="lldbisect", standalone_mode=False)
+        status = cli.main(args=args, prog_name="lldbisect", standalone_mode=False)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
@@ -493,4 +527,6 @@ def main() -> None:
         # click's own handling would exit 1, which reads as a finding.
         click.echo("lldbisect: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:
+        _internal(e, EXIT_INTERNAL)
     sys.exit(status if isinstance(status, int) else EXIT_OK)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from lldbisect.errors import InputError
+
 if TYPE_CHECKING:
     from lldbisect.kernel.relink import KernelRelinker
 
@@ -38,7 +40,18 @@ def write_output(output: Path, text: str) -> None:
     if str(output) == "-":
         click.echo(text, nl=False)
         return
-    output.write_text(text)
+    if output.is_dir():
+        raise InputError(output, "is a directory: give a file name for -o")
+    if not output.parent.is_dir():
+        raise InputError(output, f"cannot write: no directory {output.parent}")
+    # Written beside and renamed, so that a failed write leaves no half file.
+    tmp = output.with_name(f".{output.name}.lldbisect-tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(output)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(output, f"cannot write: {e.strerror}") from None
     click.echo(f"lldbisect: wrote {output}", err=True)
 
 

@@ -30,6 +30,8 @@ def parse_nm_listing(text: str, path: str = "<listing>") -> SymbolTable:
             raise InputError(path, f"line {n}: expected `ADDRESS TYPE NAME` as nm -n prints,"
                                    f" got {line[:60]!r}")
         field = m.group(1)
+        if len(field.lstrip("0")) > 16:
+            raise InputError(path, f"line {n}: address {field[:24]!r} does not fit 64 bits")
         width = max(width, len(field))
         addresses.append(0 if field.startswith(" ") else int(field, 16))
         letters.append(m.group(2))
@@ -43,23 +45,43 @@ def parse_nm_listing(text: str, path: str = "<listing>") -> SymbolTable:
 
 
 def read_symbol_file(path: str | os.PathLike[str]) -> SymbolTable:
-    """An ELF file's symbols as nm lists them, or an ``nm -n`` listing, by content."""
+    """An ELF file's symbols as nm lists them, or an ``nm -n`` listing, by content.
+
+    A FIFO or a device (``/dev/stdin``, ``<(...)``) is read once, whole, before it is
+    judged: opening it twice would start the second read mid-stream. Raises InputError
+    for a missing, unreadable or empty file, and for a listing with no symbol."""
     p = Path(path)
     try:
+        regular = p.is_file()
         with open(p, "rb") as f:
-            magic = f.read(4)
+            data = f.read(4) if regular else f.read()
     except FileNotFoundError:
         raise InputError(p, "no such file") from None
     except IsADirectoryError:
         raise InputError(p, "is a directory, not an ELF file or nm listing") from None
     except OSError as e:
         raise InputError(p, f"cannot read: {e.strerror}") from None
-    if magic == b"\x7fELF":
+    if not data:
+        raise InputError(p, "empty: no ELF file and no nm listing (was the link cut short?)")
+    if data[:4] == b"\x7fELF":
         from lldbisect.elf.reader import read_symbols
 
-        return read_symbols(p)
-    try:
-        text = p.read_bytes().decode("latin-1")
-    except OSError as e:
-        raise InputError(p, f"cannot read: {e.strerror}") from None
-    return parse_nm_listing(text, str(p))
+        if regular:
+            return read_symbols(p)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="lldbisect-stream-") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            table = read_symbols(tmp.name)
+        table.path = str(p)
+        return table
+    if regular:
+        try:
+            data = p.read_bytes()
+        except OSError as e:
+            raise InputError(p, f"cannot read: {e.strerror}") from None
+    table = parse_nm_listing(data.decode("latin-1"), str(p))
+    if not table.names:
+        raise InputError(p, "no symbols: an nm listing of nothing (blank lines only)")
+    return table

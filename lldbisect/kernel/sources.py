@@ -47,9 +47,22 @@ def system_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def _private_apt(suite: str) -> list[str]:
-    """apt options for a private configuration that knows only ``suite``."""
-    root = cache_dir() / "apt" / suite
+def system_suite() -> str:
+    """The machine's own Debian release (bookworm here)."""
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        text = ""
+    m = re.search(r"^VERSION_CODENAME=\"?(\w+)", text, re.M)
+    if m is None:
+        raise ToolError("/etc/os-release names no VERSION_CODENAME: which Debian is this?")
+    return m.group(1)
+
+
+def _private_apt(suite: str, arch: str | None = None) -> list[str]:
+    """apt options for a private configuration that knows only ``suite`` (and, with
+    ``arch``, only that architecture's packages: no ``dpkg --add-architecture``)."""
+    root = cache_dir() / "apt" / (f"{suite}-{arch}" if arch else suite)
     lists = root / "lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     sources = root / "sources.list"
@@ -57,24 +70,26 @@ def _private_apt(suite: str) -> list[str]:
     opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
             "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
             "-o", "APT::Get::List-Cleanup=0"]
+    if arch:
+        opts += ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}"]
     if not any(lists.glob("*Packages*")):
         (root / "cache").mkdir(exist_ok=True)
         _run(["apt-get", "-q", *opts, "update"], f"read the {suite} package lists")
     return opts
 
 
-def download(package: str, suite: str | None = None) -> Path:
+def download(package: str, suite: str | None = None, arch: str | None = None) -> Path:
     """The ``.deb`` of ``package`` in the cache, downloading it once.
 
-    ``suite`` names another Debian release than the machine's (e.g. ``trixie``).
-    Raises ToolError when apt cannot get it.
+    ``suite`` names another Debian release than the machine's (e.g. ``trixie``),
+    ``arch`` another architecture (``arm64``). Raises ToolError when apt cannot get it.
     """
-    dest = cache_dir() / "debs" / (suite or "system")
+    dest = cache_dir() / "debs" / ((suite or "system") + (f"-{arch}" if arch else ""))
     dest.mkdir(parents=True, exist_ok=True)
     found = sorted(dest.glob(f"{package}_*.deb"))
     if found:
         return found[-1]
-    opts = _private_apt(suite) if suite else []
+    opts = _private_apt(suite or system_suite(), arch) if suite or arch else []
     partial = dest / "partial"
     partial.mkdir(exist_ok=True)
     _run(["apt-get", "-q", *opts, "download", package], f"download {package}", partial)
@@ -109,6 +124,30 @@ def deb_member(deb: Path, member: str, out: Path) -> Path:
         raise ToolError(f"{deb.name} has no {member}")
     tmp.replace(out)
     return out
+
+
+def current_dependency(metapackage: str, suite: str | None = None,
+                       arch: str | None = None) -> str:
+    """The versioned package a metapackage depends on today: Debian replaces
+    ``linux-image-6.1.0-N-cloud-amd64-dbg`` at every ABI bump, the metapackage stays."""
+    opts = _private_apt(suite or system_suite(), arch) if suite or arch else []
+    out = _run(["apt-cache", *opts, "depends", metapackage], f"look up {metapackage}")
+    m = re.search(r"Depends: (\S+)", out)
+    if m is None:
+        raise ToolError(f"apt-cache knows no dependency of {metapackage}")
+    return m.group(1).split(":")[0]
+
+
+def distro_vmlinux(arch: str = "amd64") -> Path:
+    """The vmlinux (with its full symbol table) of Debian's current cloud kernel for
+    ``arch``, from its ``-dbg`` package: a real distribution-size image."""
+    own = arch == _run(["dpkg", "--print-architecture"], "read the architecture").strip()
+    package = current_dependency(f"linux-image-cloud-{arch}-dbg", None,
+                                 None if own else arch)
+    flavour = package.removeprefix("linux-image-").removesuffix("-dbg")
+    member = f"usr/lib/debug/boot/vmlinux-{flavour}"
+    deb = download(package, None, None if own else arch)
+    return deb_member(deb, member, cache_dir() / "vmlinux" / Path(member).name)
 
 
 # What a kernel tree's rules and link stages need, for a partial unpack.

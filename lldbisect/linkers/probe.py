@@ -26,6 +26,7 @@ from lldbisect.analysis.families import Family, infer_families, normalised
 from lldbisect.elf.reader import read_symbols
 from lldbisect.elf.table import SymbolTable, first_indices
 from lldbisect.errors import ElfError, ToolError
+from lldbisect.kernel.model import RuleKind
 from lldbisect.kernel.rules import RuleSet
 from lldbisect.linkers.cases import Case, Source, linker_script
 from lldbisect.linkers.identity import version_line
@@ -128,10 +129,10 @@ def _families(table: SymbolTable, known: set[str],
 
 
 def family_key(f: Family) -> str:
-    """A family's identity across linkers: its rule kind and pattern; for names without
-    a target (``__CortexA53843419_102000``), their shape with digits normalised, since
-    the address in them moves with the layout."""
-    if "<target>" in f.shape:
+    """A family's identity across linkers: its rule kind and pattern, which leaves out
+    what varies (``__CortexA53843419_<hex>`` is ``prefix __CortexA53843419_``); for a
+    lone exact name, its shape with digits normalised."""
+    if f.kind is not RuleKind.EXACT:
         return f"{f.kind.value} {f.pattern}"
     return f"shape {normalised(f.pattern)}"
 

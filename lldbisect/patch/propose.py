@@ -11,7 +11,6 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lldbisect.analysis.check import CheckResult
 from lldbisect.analysis.convergence import Verdict
@@ -52,6 +51,8 @@ class Finding:
     failure_message: str | None
     machine: str
     linker: str | None
+    confirmed: bool = True  # linker-made names found against the link's inputs
+    evidence: str = ""  # what they were found by, in words
 
     @classmethod
     def from_check(cls, r: CheckResult, linker: str | None) -> Finding:
@@ -64,10 +65,14 @@ class Finding:
                 for f in c.families]
         machines = [s.table.machine for s in c.stages if s.table.machine != "nm listing"]
         return cls(c.verdict, c.reason, fams, c.culprits, c.family_wide,
-                   r.failure_message, machines[-1] if machines else "", linker)
+                   r.failure_message, machines[-1] if machines else "", linker,
+                   c.evidence.confirmed, c.evidence.describe())
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any], path: str) -> Finding:
+    def from_json(cls, doc: object, path: str) -> Finding:
+        if not isinstance(doc, dict):
+            raise InputError(path, f"not a check report: the JSON is a"
+                                   f" {type(doc).__name__}, not an object")
         if doc.get("schema") != "lldbisect.check/1":
             raise InputError(path, f"not a check report (schema {doc.get('schema')!r},"
                                    " expected 'lldbisect.check/1')")
@@ -80,9 +85,14 @@ class Finding:
                 None if not f.get("hidden_by") else
                 f"{f['hidden_by']['file']}:{f['hidden_by']['line']}")
                 for f in doc["families"]]
+            # Reports from before "evidence" say it by their "inputs": none, shapes.
+            ev = doc.get("evidence") or {"confirmed": bool(doc.get("inputs")),
+                                         "source": "inputs" if doc.get("inputs")
+                                         else "shapes"}
             return cls(Verdict(doc["verdict"]), doc["reason"], fams, doc["culprits"],
                        doc.get("family_wide_regex"), doc.get("failure_message"),
-                       doc.get("machine", ""), doc.get("linker"))
+                       doc.get("machine", ""), doc.get("linker"), bool(ev["confirmed"]),
+                       f"the report's {ev['source']}")
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(path, f"malformed check report: {e}") from None
 
@@ -151,8 +161,15 @@ def _target(rules: RuleSet) -> str:
 
 def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
             signoff: bool = False, generalize: bool = False,
-            link: str | None = None) -> Proposal:
-    """The patch that makes the tree hide what kallsyms sees, or why there is none."""
+            link: str | None = None, unconfirmed: bool = False) -> Proposal:
+    """The patch that makes the tree hide what kallsyms sees, or why there is none.
+    ``unconfirmed``: write it even when the linker-made names are known by their shape
+    only (the patch message then says so)."""
+    if not finding.confirmed and not unconfirmed and any(f.visible for f in finding.families):
+        return Proposal(None, "no patch: the linker-made names are known by the shape of"
+                              " their names only, unconfirmed (no vmlinux.o and no vmlinux.a"
+                              " to compare with); give the build with them, or pass"
+                              " --unconfirmed")
     if finding.verdict is Verdict.DIVERGED_OTHER:
         return Proposal(None, "no patch: the stages differ, but in no linker-made name"
                               f" ({finding.reason}); an ignore rule would not help")
@@ -236,6 +253,9 @@ def _message(finding: Finding, additions: list[Addition],
         paras.append(f"The last pass added {len(finding.culprits)} of them: {shown}.")
     paras.append("Ignore them like the other linker-generated symbols. The new pattern"
                  " hides no other symbol of the image.")
+    if not finding.confirmed:
+        paras.append("These symbols were told apart from the kernel's own by the shape of"
+                     " their names only, without the link's inputs.")
     if redundant:
         paras.append("The regular expression also covers, and makes redundant: "
                      + ", ".join(sorted({r.pattern for r in redundant})) + ".")

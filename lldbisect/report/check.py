@@ -42,8 +42,11 @@ def _diff(d: StageDiff) -> dict[str, Any]:
 
 
 def comparison_json(c: Comparison) -> dict[str, Any]:
+    e = c.evidence
     return {
         "verdict": c.verdict.value, "reason": c.reason, "culprits": c.culprits,
+        "evidence": {"source": e.source.value, "confirmed": e.confirmed,
+                     "files": list(e.files), "notes": list(e.notes)},
         "stages": [{"label": s.label, "path": s.path, "symbols": len(s.table),
                     "linker_made": len(s.made),
                     "linker_made_visible": sum(
@@ -77,9 +80,10 @@ def check_json(r: CheckResult, linker: str | None = None) -> dict[str, Any]:
 
 def _family_lines(c: Comparison) -> list[str]:
     out = []
+    unsure = "" if c.evidence.confirmed else " [unconfirmed]"
     for r in c.families:
         f = r.family
-        label = f" ({f.label})" if f.label else ""
+        label = (f" ({f.label})" if f.label else "") + unsure
         state = (f"hidden by {r.hidden_by.file}:{r.hidden_by.line}" if r.hidden_by
                  else f"{len(r.visible)} visible to kallsyms")
         out.append(f"  {f.kind.value:9} {f.pattern!r}{label}: {f.count} symbols, {state}")
@@ -103,6 +107,8 @@ def comparison_text(c: Comparison) -> list[str]:
             out.append(f"    + {n}  (linker-made)")
         for n in d.made_removed[:10]:
             out.append(f"    - {n}  (linker-made)")
+    if not c.evidence.confirmed:
+        out.append("linker-made symbols: " + c.evidence.describe())
     if c.families:
         out.append("linker-made families:")
         out += _family_lines(c)
@@ -126,9 +132,11 @@ def check_text(r: CheckResult) -> str:
                f" pass's list: {_yes_no(r.system_map_matches)}")
     if r.failure_message:
         out.append("  kernel said: " + r.failure_message.replace("\n", " / "))
-    out.append("  linker-made symbols found by " + (
-        "comparing with the link's inputs" if r.inputs_used else "name structure"))
-    out += comparison_text(r.comparison)
+    e = r.comparison.evidence
+    out.append("  linker-made symbols found by " + e.describe())
+    out += [f"    note: {n}" for n in e.notes]
+    out += [ln for ln in comparison_text(r.comparison)
+            if not ln.startswith("linker-made symbols: ")]
     return "\n".join(out) + "\n"
 
 

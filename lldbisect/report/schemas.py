@@ -40,11 +40,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "third_pass": "whether a third pass ran",
         "system_map_matches": "the kernel's own final check (null: nothing to compare)",
         "failure_message": "the kernel's failure message, from --log",
-        "inputs": "how linker-made symbols were found: inputs, structure",
+        "inputs": "the files linker-made symbols were found against (empty: by shape)",
         "verdict": "converged, at-risk, diverged or diverged-other",
         "reason": "the verdict in a sentence",
         "culprits": "linker-made names visible to kallsyms that differ between the last"
                     " stages",
+        "evidence": "what says which names the linker made: source (inputs, objects,"
+                    " shapes), confirmed (false for shapes), files, notes",
         "stages": f"{_STAGE} stages: label, path, symbols, linker_made, linker_made_visible",
         "diffs": "each pair of stages: added, removed, moved, visible and linker-made ones",
         "families": "each family of linker-made names: kind, pattern, shape, label, count,"
@@ -54,7 +56,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "lldbisect.diff/1": {
         "schema": "this name",
         "verdict": "as check's", "reason": "as check's", "culprits": "as check's",
-        "stages": "as check's", "diffs": "as check's", "families": "as check's",
+        "evidence": "as check's", "stages": "as check's", "diffs": "as check's",
+        "families": "as check's",
         "family_wide_regex": "as check's",
     },
     "lldbisect.probe/1": {
