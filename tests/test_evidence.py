@@ -237,3 +237,78 @@ def test_scan_commit_in_a_shallow_clone_says_so(tmp_path: Path) -> None:
                           text=True)
     assert done.returncode == 2 and "shallow" in done.stderr, done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def _patch_body(text: str) -> str:
+    """A patch without its date lines, which name the second it was written."""
+    return "\n".join(ln for ln in text.splitlines() if not ln.startswith(("From ", "Date:")))
+
+
+def test_propose_from_a_report_is_as_faithful_as_from_the_build(tmp_path: Path) -> None:
+    final = [*THUNK_BAR, "c0200030 t __ARMv4PILongBXThunk_local_fn"]
+    build = _build(tmp_path, "6.1-6.9", "f3-grep-e", [[], THUNK_BAR], final=final)
+    direct = subprocess.run([*RUN, "propose", str(build), "--unconfirmed"],
+                            capture_output=True, text=True)
+    assert direct.returncode == 0, direct.stderr
+    for schema, argv in (("check", ["check", str(build)]),
+                         ("diff", ["diff", str(build / ".tmp_vmlinux.kallsyms2.syms"),
+                                   str(build / "System.map"), "--kernel",
+                                   str(TREES / "f3-grep-e")])):
+        report = tmp_path / f"{schema}.json"
+        report.write_text(subprocess.run([*RUN, *argv, "--json"], capture_output=True,
+                                         text=True).stdout)
+        done = subprocess.run([*RUN, "propose", "--from", str(report), "--unconfirmed",
+                               "--kernel", str(TREES / "f3-grep-e")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, (schema, done.stderr)
+        if schema == "check":
+            assert _patch_body(done.stdout) == _patch_body(direct.stdout)
+    # No log said "Inconsistent kallsyms data", so the message does not quote it; it
+    # says what the stages show, and how many the last pass really added.
+    assert "Inconsistent kallsyms data" not in direct.stdout
+    assert "does not converge" in direct.stdout
+    words = " ".join(direct.stdout.split())
+    assert "From kallsyms pass 1 to kallsyms pass 2, 1 of them appear:" \
+           " __ARMv4PILongBXThunk_bar." in words
+    assert "From kallsyms pass 2 to vmlinux, 1 of them appear:" \
+           " __ARMv4PILongBXThunk_local_fn." in words
+    # A target tree whose rules already hide the family gets no patch, either way.
+    report = tmp_path / "check.json"
+    for argv, why in ((["propose", str(build)], "an ignore rule would not help"),
+                      (["propose", "--from", str(report)], "already hidden")):
+        done = subprocess.run([*RUN, *argv, "--unconfirmed", "--kernel", str(TREES / "f4-m3")],
+                              capture_output=True, text=True)
+        assert done.returncode == 1 and why in done.stderr, (argv, done.stderr)
+    log = tmp_path / "build.log"
+    log.write_text("  KSYMS   .tmp_vmlinux.kallsyms2.S\nInconsistent kallsyms data\n"
+                   "Try make KALLSYMS_EXTRA_PASS=1 as a workaround\n")
+    done = subprocess.run([*RUN, "propose", str(build), "--unconfirmed", "--log", str(log)],
+                          capture_output=True, text=True)
+    assert "  Inconsistent kallsyms data" in done.stdout
+
+
+def test_a_pattern_that_hides_a_real_kernel_symbol_is_not_safe(tmp_path: Path) -> None:
+    final = [*THUNK_BAR, "c0200030 t __ARMv4PILongBXThunk_local_fn"]
+    build = _build(tmp_path, "6.1-6.9", "f3-grep-e", [[], THUNK_BAR], final=final)
+    other = tmp_path / "other-kernel.map"
+    other.write_text("c0008000 T __ARMv4PILongBXThunk_is_a_function_there\n")
+    r = check_build(build, corpus=[other])
+    (fam,) = r.comparison.families
+    assert fam.safe_pattern is None and fam.collateral == [
+        "__ARMv4PILongBXThunk_is_a_function_there"]
+    assert r.comparison.corpus == ("other-kernel.map",)
+    done = subprocess.run([*RUN, "propose", str(build), "--unconfirmed", "--corpus",
+                           str(other)], capture_output=True, text=True)
+    added = [ln for ln in done.stdout.splitlines() if ln.startswith("+\t")]
+    assert done.returncode == 0 and all('Thunk_"' not in ln for ln in added), added
+    report = tmp_path / "r.json"
+    (tmp_path / "none.map").write_text("c0008000 T unrelated\n")
+    report.write_text(subprocess.run([*RUN, "check", str(build), "--json", "--corpus",
+                                      str(tmp_path / "none.map")], capture_output=True,
+                                     text=True).stdout)
+    # From a report made without that kernel: --corpus judges the pattern again.
+    done = subprocess.run([*RUN, "propose", "--from", str(report), "--kernel",
+                           str(TREES / "f3-grep-e"), "--unconfirmed", "--corpus", str(other)],
+                          capture_output=True, text=True)
+    added = [ln for ln in done.stdout.splitlines() if ln.startswith("+\t")]
+    assert done.returncode == 0 and added and all('Thunk_"' not in ln for ln in added), added

@@ -13,6 +13,7 @@ from pathlib import Path
 from lldbisect.analysis.convergence import (
     SHAPES_ONLY,
     Comparison,
+    Corpus,
     Evidence,
     EvidenceSource,
     StageSymbols,
@@ -134,6 +135,20 @@ def gather_evidence(stages: Stages) -> tuple[set[str] | None, Evidence, bool]:
     return None, Evidence(EvidenceSource.SHAPES, (), tuple(notes)), local_only
 
 
+def load_corpus(paths: list[Path] | None = None) -> Corpus | None:
+    """The names of real kernels to check patterns against: ``paths`` (ELF images or nm
+    listings), else the distribution kernels already in the cache (``lldbisect`` never
+    downloads one unasked: `kernel/sources.distro_vmlinux`). None when there are none."""
+    if paths is None:
+        from lldbisect.cache import cache_dir
+
+        paths = sorted((cache_dir() / "vmlinux").glob("vmlinux-*"))
+    names: set[str] = set()
+    for p in paths:
+        names.update(read_symbol_file(p).names)
+    return Corpus(tuple(p.name for p in paths), frozenset(names)) if paths else None
+
+
 def _stage(label: str, path: Path, rules: RuleSet, inputs: set[str] | None,
            script: set[str], local_only: bool = False) -> StageSymbols:
     table: SymbolTable = read_symbol_file(path)
@@ -155,7 +170,8 @@ def _same_target(stages: list[StageSymbols]) -> None:
 
 
 def check_build(build_dir: Path | str, *, log: str | None = None,
-                kernel: Path | str | None = None) -> CheckResult:
+                kernel: Path | str | None = None,
+                corpus: list[Path] | None = None) -> CheckResult:
     """Judge a kernel build directory. Raises InputError/RulesError for what it cannot
     read (no stages, no kernel tree for the rules)."""
     stages = find_stages(build_dir)
@@ -188,12 +204,13 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
     message = failure_message(log) if log is not None else None
     comparison = compare(read, rules, kernel_failed=None if log is None else bool(message),
                          final_differs=None if matches is None else not matches,
-                         final=final is not None, evidence=evidence)
+                         final=final is not None, evidence=evidence,
+                         corpus=load_corpus(corpus))
     return CheckResult(stages, rules, comparison, message, matches, list(evidence.files))
 
 
-def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None = None
-               ) -> Comparison:
+def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None = None,
+               corpus: list[Path] | None = None) -> Comparison:
     """The same comparison for any two ELF files or nm listings, with a tree's rules."""
     rules = load_rules(kernel)
     names = _input_names(inputs) if inputs else None
@@ -202,4 +219,4 @@ def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None =
     stages = [_stage(str(a), a, rules, names, set()), _stage(str(b), b, rules, names, set())]
     _same_target(stages)
     return compare(stages, rules, kernel_failed=None, final_differs=None, final=False,
-                   evidence=evidence)
+                   evidence=evidence, corpus=load_corpus(corpus))

@@ -22,8 +22,8 @@ from lldbisect.elf.table import SymbolTable, first_indices
 from lldbisect.kernel.model import Rule, RuleKind
 from lldbisect.kernel.rules import RuleSet, Visibility
 
-__all__ = ["Evidence", "EvidenceSource", "FamilyReport", "StageDiff", "StageSymbols", "Verdict",
-           "compare", "linker_made"]
+__all__ = ["Corpus", "Evidence", "EvidenceSource", "FamilyReport", "StageDiff", "StageSymbols",
+           "Verdict", "compare", "linker_made"]
 
 # Symbols every linker defines by itself, which are not thunks or stubs.
 STANDARD_LINKER_SYMBOLS = frozenset({
@@ -78,6 +78,15 @@ class Evidence:
 
 
 SHAPES_ONLY = Evidence(EvidenceSource.SHAPES)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Symbol names of real kernels, none made by a linker: a pattern that hides one of
+    them would hide an ordinary kernel function in some other build."""
+
+    labels: tuple[str, ...]
+    names: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -211,12 +220,16 @@ def _first_address(table: SymbolTable) -> dict[str, int]:
     return dict(zip(reversed(table.names), reversed(table.addresses)))
 
 
-def family_reports(stage: StageSymbols, families: Sequence[Family]) -> list[FamilyReport]:
-    """For each family: who sees it, what hides it, and a pattern safe to add."""
+def family_reports(stage: StageSymbols, families: Sequence[Family],
+                   corpus: frozenset[str] = frozenset()) -> list[FamilyReport]:
+    """For each family: who sees it, what hides it, and a pattern safe to add: one that
+    hides no other symbol of the image, nor any name of ``corpus`` (the symbols of real
+    kernels, none of them linker-made)."""
     table, vis = stage.table, stage.visibility
     names = table.names
     visible_names = set(compress(names, vis.kallsyms_mask()))
-    collateral = _collateral(families, list(table.name_counts().keys() - stage.made))
+    others = (table.name_counts().keys() - stage.made) | (corpus - stage.made)
+    collateral = _collateral(families, list(others))
     first = first_indices(names, {n for f in families for n in f.members})
     reports = []
     for fam, hit in zip(families, collateral):
@@ -296,11 +309,12 @@ class Comparison:
     verdict: Verdict
     reason: str
     evidence: Evidence = SHAPES_ONLY
+    corpus: tuple[str, ...] = ()  # the real kernels every pattern was also checked on
 
 
 def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bool | None,
             final_differs: bool | None, final: bool = True,
-            evidence: Evidence = SHAPES_ONLY) -> Comparison:
+            evidence: Evidence = SHAPES_ONLY, corpus: Corpus | None = None) -> Comparison:
     """The verdict over consecutive stages: the passes, then (``final``) the image.
 
     The table linked into the final image comes from the last pass, the one linked
@@ -316,7 +330,7 @@ def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bo
     made_all = frozenset().union(*(s.made for s in stages))
     made_names = [n for n in last.table.names if n in last.made]
     families = infer_families(made_names or sorted(made_all), last.table.names)
-    reports = family_reports(last, families)
+    reports = family_reports(last, families, corpus.names if corpus else frozenset())
     visible_made = sorted({n for r in reports for n in r.visible})
     # A regex in mksysmap reaches the kallsyms table only where kallsyms reads its output.
     wide = (family_wide(families, last.table.names, made_all)
@@ -351,4 +365,5 @@ def compare(stages: Sequence[StageSymbols], rules: RuleSet, *, kernel_failed: bo
         reason = "no linker-made symbol is visible to kallsyms"
     if not evidence.confirmed and verdict is not Verdict.DIVERGED_OTHER:
         reason += " (linker-made names known by their shape only: unconfirmed)"
-    return Comparison(list(stages), diffs, reports, wide, culprits, verdict, reason, evidence)
+    return Comparison(list(stages), diffs, reports, wide, culprits, verdict, reason, evidence,
+                      corpus.labels if corpus else ())

@@ -95,8 +95,11 @@ def hex_stub_kind(name: str, targets: Collection[str]) -> str | None:
 
 
 def _volatile(affix: str) -> bool:
-    """An affix with an address, counter or hash in it, which the next layout changes."""
-    return any(_VOLATILE_SEGMENT.fullmatch(seg) for seg in re.split(r"[_.@+$]", affix) if seg)
+    """An affix with an address, counter or hash in it, which the next layout changes: a
+    segment of digits, or of four or more hex digits with a digit among them (``a64`` in
+    a name is a word, ``1ff000`` an address)."""
+    return any(seg.isdigit() or (len(seg) >= 4 and _VOLATILE_SEGMENT.fullmatch(seg))
+               for seg in re.split(r"[_.@+$]", affix) if seg)
 
 
 def stable_part(name: str) -> tuple[str, str] | None:

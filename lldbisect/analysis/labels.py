@@ -46,6 +46,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("prefix", "__CortexA53843419_"): "lld Cortex-A53 erratum 843419 patch",
     ("prefix", "__CortexA8657417_"): "lld Cortex-A8 erratum 657417 patch",
     ("prefix", ".pic."): "GNU ld MIPS LA25 stub (.pic.<target>)",
+    ("exact", "__glink_PLTresolve"): "GNU ld/gold PowerPC64 PLT resolver stub",
+    ("exact", "__glink"): "gold PowerPC32 PLT call stubs",
 }
 
 

@@ -21,6 +21,7 @@ __all__ = ["made_by_shape", "shaped_like_linker"]
 
 _KNOWN_PREFIXES = tuple(sorted(p for (k, p) in KNOWN if k == "prefix"))
 _KNOWN_SUFFIXES = tuple(sorted(p for (k, p) in KNOWN if k == "suffix"))
+_KNOWN_EXACT = frozenset(p for (k, p) in KNOWN if k == "exact")
 # lld's thunk naming: __<Arch><Kind>Thunk_<target>, however the arch part is spelt.
 _THUNK = re.compile(r"__[A-Za-z][A-Za-z0-9]*(?:Thunk|Veneer|Trampoline)_(?P<target>.+)")
 # PowerPC stubs of GNU ld and lld: <8 hex>.<kind>.<target>[+addend]
@@ -33,6 +34,8 @@ _ERRATUM = re.compile(r"__Cortex[A-Z][0-9]+_[0-9A-Fa-f]+")
 
 def shaped_like_linker(name: str, targets: Collection[str]) -> bool:
     """Whether ``name`` is built the way a linker builds a stub's name."""
+    if name in _KNOWN_EXACT:
+        return True
     m = _THUNK.fullmatch(name)
     if m and m.group("target") in targets:
         return True

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from lldbisect import __version__
-from lldbisect.cli.options import at_risk_option, ld_option, output_option, write_output
+from lldbisect.cli.options import (
+    at_risk_option,
+    corpus_option,
+    ld_option,
+    output_option,
+    write_output,
+)
 from lldbisect.cli.status import (
     EXIT_ABORT,
     EXIT_FINDING,
@@ -179,9 +185,10 @@ def _verdict_status(verdict: Verdict, at_risk_ok: bool) -> int:
               help="The build log, to report the kernel's own failure message.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.check/1).")
 @at_risk_option("Exit 0 for an at-risk build too.")
+@corpus_option
 @handles_errors
 def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: bool,
-          at_risk_ok: bool) -> None:
+          at_risk_ok: bool, corpus: tuple[Path, ...]) -> None:
     """Judge the kallsyms convergence of a kernel build directory.
 
     Reads every link stage (.tmp_vmlinux*, their .syms lists, vmlinux, System.map),
@@ -198,7 +205,8 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
     from lldbisect.analysis.check import check_build
     from lldbisect.report.check import check_json, check_text
 
-    result = check_build(build_dir, log=_read_log(log_file), kernel=kernel)
+    result = check_build(build_dir, log=_read_log(log_file), kernel=kernel,
+                         corpus=list(corpus) or None)
     if as_json:
         _json(check_json(result, result.linker()))
     else:
@@ -216,9 +224,10 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
                    " in no input. Without it, they are found by name structure.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.diff/1).")
 @at_risk_option("Exit 0 for at-risk too.")
+@corpus_option
 @handles_errors
 def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_json: bool,
-         at_risk_ok: bool) -> None:
+         at_risk_ok: bool, corpus: tuple[Path, ...]) -> None:
     """Compare two ELF files or nm listings as check compares link stages.
 
     \b
@@ -228,7 +237,7 @@ def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_j
     from lldbisect.analysis.check import diff_files
     from lldbisect.report.check import DIFF_SCHEMA, comparison_json, comparison_text
 
-    result = diff_files(before, after, kernel, list(inputs) or None)
+    result = diff_files(before, after, kernel, list(inputs) or None, list(corpus) or None)
     if as_json:
         _json({"schema": DIFF_SCHEMA, **comparison_json(result)})
     else:
@@ -320,7 +329,8 @@ def _read_log(log_file: Path | None) -> str | None:
 @cli.command()
 @click.argument("build_dir", type=click.Path(path_type=Path), required=False)
 @click.option("--from", "report", type=click.Path(path_type=Path), metavar="REPORT.json",
-              help="Propose from a `check --json` report instead of a build directory.")
+              help="Propose from a `check --json` or `diff --json` report instead of a"
+                   " build directory; the --kernel tree's own rules judge its families.")
 @click.option("--kernel", type=click.Path(path_type=Path),
               help="The kernel tree to patch (default: BUILD_DIR's `source`).")
 @click.option("--log", "log_file", type=click.Path(path_type=Path),
@@ -334,10 +344,11 @@ def _read_log(log_file: Path | None) -> str | None:
 @click.option("--unconfirmed", is_flag=True,
               help="Propose even when the linker-made names are known by their shape only"
                    " (no vmlinux.o and no archives to compare with).")
+@corpus_option
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
-            link: str | None, unconfirmed: bool) -> None:
+            link: str | None, unconfirmed: bool, corpus: tuple[Path, ...]) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
     The patch is in `git format-patch` form, for `git am`: new entries in the right
@@ -371,14 +382,20 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             raise InputError(report, f"not a readable JSON report: {e}") from None
         finding = Finding.from_json(doc, str(report))
         rules = load_rules(kernel)
+        from lldbisect.analysis.check import load_corpus
+
+        pattern_corpus = load_corpus(list(corpus) or None)
     else:
         assert build_dir is not None
-        result = check_build(build_dir, log=_read_log(log_file), kernel=kernel)
+        result = check_build(build_dir, log=_read_log(log_file), kernel=kernel,
+                             corpus=list(corpus) or None)
         finding = Finding.from_check(result, result.linker())
         rules = result.rules
+        pattern_corpus = None  # check_build has judged the patterns against it
     proposal = make(finding, rules, author=identity(Path(rules.tree)),
                     date=email.utils.formatdate(localtime=True), signoff=signoff,
-                    generalize=generalize, link=link, unconfirmed=unconfirmed)
+                    generalize=generalize, link=link, unconfirmed=unconfirmed,
+                    corpus=pattern_corpus)
     if proposal.patch is None:
         click.echo(f"lldbisect: {proposal.reason}", err=True)
         sys.exit(EXIT_FINDING)
@@ -386,6 +403,25 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
         write_output(output, proposal.patch)
     else:
         _write(proposal.patch.encode("utf-8", "surrogateescape"))
+
+
+@cli.command()
+@click.option("--arch", "arches", multiple=True, default=("amd64", "arm64"),
+              show_default=True, help="A Debian architecture (repeatable).")
+@handles_errors
+def corpus(arches: tuple[str, ...]) -> None:
+    """Fetch Debian's current cloud kernels (their -dbg vmlinux, ~120k symbols each) into
+    the cache and print their paths: check, diff and propose then refuse any pattern
+    that would hide one of their symbols.
+
+    \b
+    Example:
+      lldbisect corpus --arch amd64
+    """
+    from lldbisect.kernel import sources
+
+    for arch in arches:
+        click.echo(str(sources.distro_vmlinux(arch)))
 
 
 @cli.command("kernel-source")

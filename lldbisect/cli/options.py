@@ -30,6 +30,14 @@ def ld_option(*names: str, help: str, **kw: Any) -> Callable[[F], F]:
     return click.option("--ld", *names, metavar="LINKER", help=help, **kw)
 
 
+def corpus_option(f: F) -> F:
+    return click.option("--corpus", "corpus", multiple=True, metavar="IMAGE",
+                        type=click.Path(path_type=Path),
+                        help="A real kernel (ELF or nm listing; repeatable) whose symbols no"
+                             " pattern may hide. Default: the distribution kernels in the"
+                             " cache (`lldbisect corpus` fetches them).")(f)
+
+
 def output_option(what: str) -> Callable[[F], F]:
     return click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
                         help=f"Write {what} to FILE (`-`: standard output).")

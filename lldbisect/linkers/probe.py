@@ -77,12 +77,12 @@ def probe(ld: str, cases: Sequence[Case], kernels: Sequence[tuple[str, RuleSet]]
             return list(pool.map(one, cases))
 
 
-def _probe_case(ld: str, gnu: bool, case: Case, objects: Assembler, tmp: Path,
-                kernels: Sequence[tuple[str, RuleSet]]) -> CaseResult:
-    start = time.monotonic()
+def link_case(ld: str, gnu: bool, case: Case, objects: Assembler, work: Path
+              ) -> tuple[subprocess.CompletedProcess[str], Path, list[Path]]:
+    """Link ``case`` with ``ld`` in ``work``: the linker's run, the output's path (which
+    a failed link may not leave) and the input objects."""
     inputs = [objects.get(s) for s in case.sources]
-    work = tmp / case.name
-    work.mkdir()
+    work.mkdir(parents=True, exist_ok=True)
     script = work / "far.lds"
     script.write_text(linker_script(case))
     out = work / "out"
@@ -97,6 +97,13 @@ def _probe_case(ld: str, gnu: bool, case: Case, objects: Assembler, tmp: Path,
         raise ToolError(f"{ld}: cannot run: {e.strerror or e}") from None
     except subprocess.TimeoutExpired:
         raise ToolError(f"{ld}: no answer in 120 s linking case {case.name}") from None
+    return done, out, inputs
+
+
+def _probe_case(ld: str, gnu: bool, case: Case, objects: Assembler, tmp: Path,
+                kernels: Sequence[tuple[str, RuleSet]]) -> CaseResult:
+    start = time.monotonic()
+    done, out, inputs = link_case(ld, gnu, case, objects, tmp / case.name)
     if done.returncode or not out.exists():
         return CaseResult(case, CaseStatus.UNSUPPORTED, _complaint(done.stderr),
                           (), time.monotonic() - start)

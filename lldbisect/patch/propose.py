@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lldbisect.analysis.check import CheckResult
-from lldbisect.analysis.convergence import Verdict
+from lldbisect.analysis.convergence import Corpus, Verdict
 from lldbisect.arch import by_machine
+from lldbisect.elf.nmlist import parse_nm_listing
 from lldbisect.errors import InputError
 from lldbisect.kernel.bre import translate
-from lldbisect.kernel.model import Filter, Rule, RuleKind
+from lldbisect.kernel.model import Filter, Rule, RuleKind, name_matches
 from lldbisect.kernel.rules import RuleSet
 from lldbisect.patch.edit import Addition, EditError, FileEdit, edit_kallsyms_c, edit_mksysmap
 from lldbisect.patch.edit import format_patch as render
@@ -53,6 +54,10 @@ class Finding:
     linker: str | None
     confirmed: bool = True  # linker-made names found against the link's inputs
     evidence: str = ""  # what they were found by, in words
+    # The deciding stage changes: (before, after, linker-made added, removed), for the
+    # last pass and the final link.
+    changes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+    corpus: list[str] = field(default_factory=list)  # real kernels patterns were checked on
 
     @classmethod
     def from_check(cls, r: CheckResult, linker: str | None) -> Finding:
@@ -64,18 +69,21 @@ class Finding:
                               f"{f.hidden_by.file}:{f.hidden_by.line}")
                 for f in c.families]
         machines = [s.table.machine for s in c.stages if s.table.machine != "nm listing"]
+        changes = _deciding([(d.before, d.after, d.made_added, d.made_removed)
+                             for d in c.diffs])
         return cls(c.verdict, c.reason, fams, c.culprits, c.family_wide,
                    r.failure_message, machines[-1] if machines else "", linker,
-                   c.evidence.confirmed, c.evidence.describe())
+                   c.evidence.confirmed, c.evidence.describe(), changes, list(c.corpus))
 
     @classmethod
     def from_json(cls, doc: object, path: str) -> Finding:
+        """A finding from a ``check --json`` or ``diff --json`` report."""
         if not isinstance(doc, dict):
             raise InputError(path, f"not a check report: the JSON is a"
                                    f" {type(doc).__name__}, not an object")
-        if doc.get("schema") != "lldbisect.check/1":
+        if doc.get("schema") not in REPORT_SCHEMAS:
             raise InputError(path, f"not a check report (schema {doc.get('schema')!r},"
-                                   " expected 'lldbisect.check/1')")
+                                   f" expected one of {', '.join(REPORT_SCHEMAS)})")
         try:
             fams = [FamilyFinding(
                 RuleKind(f["kind"]), f["pattern"], f.get("label"), f["count"],
@@ -89,12 +97,70 @@ class Finding:
             ev = doc.get("evidence") or {"confirmed": bool(doc.get("inputs")),
                                          "source": "inputs" if doc.get("inputs")
                                          else "shapes"}
+            stage_machines = [s.get("machine") for s in doc.get("stages", [])
+                              if s.get("machine") not in (None, "nm listing")]
+            machine = doc.get("machine")
+            if machine in (None, "nm listing"):
+                machine = stage_machines[-1] if stage_machines else ""
+            changes = _deciding([(d["before"], d["after"], d["linker_made_added"],
+                                  d["linker_made_removed"]) for d in doc.get("diffs", [])])
             return cls(Verdict(doc["verdict"]), doc["reason"], fams, doc["culprits"],
                        doc.get("family_wide_regex"), doc.get("failure_message"),
-                       doc.get("machine", ""), doc.get("linker"), bool(ev["confirmed"]),
-                       f"the report's {ev['source']}")
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(path, f"malformed check report: {e}") from None
+                       machine, doc.get("linker"), bool(ev["confirmed"]),
+                       f"the report's {ev['source']}", changes,
+                       [str(c) for c in doc.get("corpus", [])])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise InputError(path, f"malformed check report: {type(e).__name__} {e}") from None
+
+
+REPORT_SCHEMAS = ("lldbisect.check/1", "lldbisect.diff/1")
+
+
+def _deciding(diffs: list[tuple[str, str, list[str], list[str]]]
+              ) -> list[tuple[str, str, list[str], list[str]]]:
+    """The diffs that decide the verdict, as ``compare`` takes them: the last one into a
+    pass and the one after it (into the final image), or the only one."""
+    into_pass = [k for k, d in enumerate(diffs) if d[1].startswith("pass ")]
+    start = into_pass[-1] if into_pass else max(0, len(diffs) - 1)
+    return [(b, a, sorted(set(add)), sorted(set(rem))) for b, a, add, rem in diffs[start:]]
+
+
+def _distinct(families: list[FamilyFinding]) -> list[FamilyFinding]:
+    """Without a family whose every member another family's pattern covers (a bare
+    ``__long_branch_`` beside the ``__long_branch_`` prefix): one entry, one paragraph."""
+    def covered(f: FamilyFinding) -> bool:
+        return bool(f.members) and any(
+            g is not f and g.kind is not RuleKind.EXACT and g.safe
+            and all(name_matches(g.kind, g.pattern, n) for n in f.members)
+            for g in families)
+    return [f for f in families if not covered(f)]
+
+
+def _against_corpus(f: FamilyFinding, corpus: Corpus | None) -> FamilyFinding:
+    """Unsafe if the pattern hides a name of a real kernel (``corpus``) that is none of
+    the family's: such a rule would hide an ordinary kernel function elsewhere."""
+    if corpus is None or not f.safe or f.kind is RuleKind.EXACT:
+        return f
+    members = set(f.members)
+    if any(name_matches(f.kind, f.pattern, n) for n in corpus.names - members):
+        return replace(f, safe=False)
+    return f
+
+
+def _against_tree(f: FamilyFinding, rules: RuleSet) -> FamilyFinding:
+    """The family as the target tree sees it: its own rules decide which members
+    kallsyms sees and what hides them, whatever tree the report was made with."""
+    if not f.members:
+        return f
+    listing = "".join(f"{k:08x} t {n}\n" for k, n in enumerate(f.members))
+    table = parse_nm_listing(listing, "<family>")
+    vis = rules.apply(table)
+    visible = sum(vis.kallsyms_mask())
+    # Members are distinct names; scale to the family's count (duplicates included).
+    seen = 0 if not visible else (f.count if visible == len(f.members) else visible)
+    hider = vis.family_hider(range(len(f.members)))
+    return replace(f, visible=seen,
+                   hidden_by=None if hider is None else f"{hider.file}:{hider.line}")
 
 
 @dataclass(frozen=True)
@@ -161,18 +227,23 @@ def _target(rules: RuleSet) -> str:
 
 def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
             signoff: bool = False, generalize: bool = False,
-            link: str | None = None, unconfirmed: bool = False) -> Proposal:
+            link: str | None = None, unconfirmed: bool = False,
+            corpus: Corpus | None = None) -> Proposal:
     """The patch that makes the tree hide what kallsyms sees, or why there is none.
     ``unconfirmed``: write it even when the linker-made names are known by their shape
-    only (the patch message then says so)."""
+    only (the patch message then says so). The families are judged by ``rules``, the
+    target tree's own, whatever tree the finding was made with."""
+    finding = replace(finding, families=_distinct(
+        [_against_corpus(_against_tree(f, rules), corpus) for f in finding.families]))
+    if corpus is not None:
+        finding = replace(finding, corpus=sorted(set(finding.corpus) | set(corpus.labels)))
     if not finding.confirmed and not unconfirmed and any(f.visible for f in finding.families):
         return Proposal(None, "no patch: the linker-made names are known by the shape of"
                               " their names only, unconfirmed (no vmlinux.o and no vmlinux.a"
                               " to compare with); give the build with them, or pass"
                               " --unconfirmed")
     if finding.verdict is Verdict.DIVERGED_OTHER:
-        return Proposal(None, "no patch: the stages differ, but in no linker-made name"
-                              f" ({finding.reason}); an ignore rule would not help")
+        return Proposal(None, f"no patch: {finding.reason}; an ignore rule would not help")
     array_kinds = {r.kind for r in rules.rules if r.stage is Filter.KALLSYMS
                    and r.source.startswith('"')}
     additions = _additions(finding, array_kinds or None)
@@ -221,6 +292,11 @@ def _describe(a: Addition) -> str:
             RuleKind.REGEX: a.pattern}[a.kind]
 
 
+def _stage_words(label: str) -> str:
+    """``pass 2`` -> ``kallsyms pass 2``; ``vmlinux``/``System.map`` as they are."""
+    return f"kallsyms {label}" if label.startswith("pass ") else Path(label).name
+
+
 def _message(finding: Finding, additions: list[Addition],
              redundant: list[Rule]) -> tuple[str, str]:
     linker = finding.linker or "the linker"
@@ -230,11 +306,14 @@ def _message(finding: Finding, additions: list[Addition],
     if len(subject) > 70 or len(names) > 1:
         subject = f"kallsyms: ignore more symbols made by {short}"
     paras = []
-    if finding.verdict is Verdict.DIVERGED:
-        msg = finding.failure_message or ("Inconsistent kallsyms data\n"
-                                          "Try make KALLSYMS_EXTRA_PASS=1 as a workaround")
+    if finding.verdict is Verdict.DIVERGED and finding.failure_message:
         paras.append(f"Linking vmlinux with {linker} fails:")
-        paras.append("\n".join("  " + ln for ln in msg.splitlines()))
+        paras.append("\n".join("  " + ln for ln in finding.failure_message.splitlines()))
+    elif finding.verdict is Verdict.DIVERGED:
+        # No log was given: say what the stages show, not what the kernel would print.
+        paras.append(f"Linking vmlinux with {linker} does not converge: the symbols"
+                     " kallsyms sees differ between the last link stages, so the final"
+                     " System.map cannot match the last pass's list.")
     else:
         paras.append(f"Linking vmlinux with {linker} converges only by luck of the layout:"
                      " kallsyms sees symbols the linker makes, and another configuration"
@@ -247,12 +326,20 @@ def _message(finding: Finding, additions: list[Addition],
                      f" {f.count} symbols named {shape}, e.g. {', '.join(f.members[:2])}."
                      f"{kind} How many it adds depends on the layout, which the kallsyms"
                      " table changes, so the passes need not agree.")
-    if finding.culprits:
+    if finding.culprits and not finding.changes and finding.verdict is Verdict.DIVERGED:
         shown = ", ".join(finding.culprits[:4]) + (", ..." if len(finding.culprits) > 4
                                                    else "")
-        paras.append(f"The last pass added {len(finding.culprits)} of them: {shown}.")
+        paras.append(f"{len(finding.culprits)} of them differ between the last link"
+                     f" stages: {shown}.")
+    for before, after, added, removed in finding.changes:
+        for names, did in ((added, "appear"), (removed, "vanish")):
+            if names and finding.verdict is Verdict.DIVERGED:
+                shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+                paras.append(f"From {_stage_words(before)} to {_stage_words(after)},"
+                             f" {len(names)} of them {did}: {shown}.")
+    nor = (", nor any symbol of " + ", ".join(finding.corpus)) if finding.corpus else ""
     paras.append("Ignore them like the other linker-generated symbols. The new pattern"
-                 " hides no other symbol of the image.")
+                 f" hides no other symbol of the image{nor}.")
     if not finding.confirmed:
         paras.append("These symbols were told apart from the kernel's own by the shape of"
                      " their names only, without the link's inputs.")

@@ -47,7 +47,9 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
         "verdict": c.verdict.value, "reason": c.reason, "culprits": c.culprits,
         "evidence": {"source": e.source.value, "confirmed": e.confirmed,
                      "files": list(e.files), "notes": list(e.notes)},
-        "stages": [{"label": s.label, "path": s.path, "symbols": len(s.table),
+        "corpus": list(c.corpus),
+        "stages": [{"label": s.label, "path": s.path, "machine": s.table.machine,
+                    "symbols": len(s.table),
                     "linker_made": len(s.made),
                     "linker_made_visible": sum(
                         1 for i, n in enumerate(s.table.names) if n in s.made
@@ -63,7 +65,7 @@ def check_json(r: CheckResult, linker: str | None = None) -> dict[str, Any]:
     s = r.stages
     return {
         "schema": CHECK_SCHEMA, "build_dir": str(s.build_dir), "release": s.release,
-        "machine": r.comparison.stages[-1].table.machine, "linker": linker,
+        "machine": _machine(r), "linker": linker,
         "kernel": {"tree": r.rules.tree, "version": r.rules.version, "era": r.rules.era},
         "layout": s.layout,
         "passes": [{"number": p.number, "image": str(p.image) if p.image else None,
@@ -76,6 +78,12 @@ def check_json(r: CheckResult, linker: str | None = None) -> dict[str, Any]:
         "inputs": r.inputs_used,
         **comparison_json(r.comparison),
     }
+
+
+def _machine(r: CheckResult) -> str | None:
+    """The ELF machine of the build: its last ELF stage's (System.map says none)."""
+    elves = [s.table.machine for s in r.comparison.stages if s.table.machine != "nm listing"]
+    return elves[-1] if elves else None
 
 
 def _family_lines(c: Comparison) -> list[str]:
@@ -95,7 +103,11 @@ def _family_lines(c: Comparison) -> list[str]:
 
 
 def comparison_text(c: Comparison) -> list[str]:
-    out = ["stages:"]
+    out = []
+    if c.corpus:
+        out.append("patterns checked to hide nothing else in the image, nor in "
+                   + ", ".join(c.corpus))
+    out.append("stages:")
     for s in c.stages:
         out.append(f"  {s.label:12} {len(s.table):7} symbols, {len(s.made)} linker-made"
                    f"  ({s.path})")

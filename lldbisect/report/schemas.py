@@ -32,7 +32,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "schema": "this name",
         "build_dir": "the build directory judged",
         "release": "its kernel release (include/config/kernel.release)",
-        "machine": "the ELF machine of the last stage",
+        "machine": "the ELF machine of the last ELF stage (null: nm listings only)",
         "linker": "the linker's own name, from the image's .comment",
         "kernel": "the tree whose rules apply: tree, version, era",
         "layout": "the era of its stage file names",
@@ -47,7 +47,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
                     " stages",
         "evidence": "what says which names the linker made: source (inputs, objects,"
                     " shapes), confirmed (false for shapes), files, notes",
-        "stages": f"{_STAGE} stages: label, path, symbols, linker_made, linker_made_visible",
+        "corpus": "the real kernels (--corpus, or the cached distribution kernels) every"
+                  " pattern was also checked against, to hide none of their symbols",
+        "stages": f"{_STAGE} stages: label, path, machine, symbols, linker_made,"
+                  " linker_made_visible",
         "diffs": "each pair of stages: added, removed, moved, visible and linker-made ones",
         "families": "each family of linker-made names: kind, pattern, shape, label, count,"
                     " members, visible, hidden_by, safe_pattern, collateral, exact_names",
@@ -56,8 +59,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "lldbisect.diff/1": {
         "schema": "this name",
         "verdict": "as check's", "reason": "as check's", "culprits": "as check's",
-        "evidence": "as check's", "stages": "as check's", "diffs": "as check's",
-        "families": "as check's",
+        "evidence": "as check's", "corpus": "as check's", "stages": "as check's",
+        "diffs": "as check's", "families": "as check's",
         "family_wide_regex": "as check's",
     },
     "lldbisect.probe/1": {
