@@ -7,8 +7,9 @@ from typing import Any
 
 from lldbisect.report.schemas import SCHEMAS
 
-# Fields a document may leave out: the rules' per-symbol list comes only with --apply.
-OPTIONAL = {"lldbisect.rules/1": {"symbols"}}
+# Fields a document may leave out: the rules' per-symbol list and its cross-check come
+# only with --apply.
+OPTIONAL = {"lldbisect.rules/1": {"symbols", "cross_check"}}
 
 
 def documented(text: str) -> Any:

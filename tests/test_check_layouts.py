@@ -103,9 +103,9 @@ def test_diff_two_listings(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text(_listing([]))
     b.write_text(_listing(THUNK_BAR))
-    c = diff_files(a, b, TREES / "f3-grep-e")
+    c, _checks, _note = diff_files(a, b, TREES / "f3-grep-e")
     assert c.verdict is Verdict.DIVERGED and c.culprits == ["__ARMv4PILongBXThunk_bar"]
-    assert diff_files(a, b, TREES / "f4-m3").verdict is Verdict.CONVERGED
+    assert diff_files(a, b, TREES / "f4-m3")[0].verdict is Verdict.CONVERGED
     done = subprocess.run([sys.executable, "-m", "lldbisect", "diff", str(a), str(b),
                            "--kernel", str(TREES / "f3-grep-e")], capture_output=True,
                           text=True)

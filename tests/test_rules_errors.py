@@ -45,7 +45,7 @@ CASES = {
     "no-pipeline": ("scripts/mksysmap", "$NM -n $1 | grep -v", "cat $1 | grep -v",
                     "no `$NM -n` pipeline"),
     "grep-keeps": ("scripts/mksysmap", "grep -v", "grep", "expected grep -v"),
-    "unquoted": ("scripts/mksysmap", "-e ' \\.L'", "-e ' \\.L", "unterminated single quote"),
+    "unquoted": ("scripts/mksysmap", "-e ' \\.L'", "-e ' \\.L", "Unterminated quoted string"),
     "odd-command": ("scripts/mksysmap", "> $2", "| sort > $2", "unexpected command `sort`"),
     "bad-bracket": ("scripts/mksysmap", "-e ' [aNUw] '", "-e ' [aNUw '", "unterminated ["),
 }

@@ -7,7 +7,7 @@ them, read, to ``convergence.compare``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lldbisect.analysis.convergence import (
@@ -20,12 +20,14 @@ from lldbisect.analysis.convergence import (
     compare,
     linker_made,
 )
+from lldbisect.analysis.crosscheck import CrossCheck, cross_check
 from lldbisect.elf.archive import is_archive, member_files
 from lldbisect.elf.nmlist import read_symbol_file
 from lldbisect.elf.reader import linker_identity, read_symbols
 from lldbisect.elf.table import SymbolTable
-from lldbisect.errors import InputError, UndecidedError
-from lldbisect.kernel.rules import RuleSet, load_rules
+from lldbisect.errors import InputError, ToolError, UndecidedError
+from lldbisect.kernel.realtools import RealTools
+from lldbisect.kernel.rules import RuleSet, find_source_tree, kallsyms_labels, load_rules
 from lldbisect.kernel.stages import Stages, failure_message, find_stages
 
 __all__ = ["CheckResult", "check_build", "diff_files", "script_symbols"]
@@ -43,6 +45,8 @@ class CheckResult:
     failure_message: str | None
     system_map_matches: bool | None
     inputs_used: list[str]
+    cross_checks: list[CrossCheck] = field(default_factory=list)
+    cross_check_note: str = ""  # why none ran, or why it could not
 
     def linker(self) -> str | None:
         """The linker named in the final or last stage image's .comment, if it names
@@ -169,11 +173,35 @@ def _same_target(stages: list[StageSymbols]) -> None:
                                      f" {first.table.machine}: not stages of one link")
 
 
+def verify_stages(stages: list[StageSymbols], rules: RuleSet, tree: Path
+                  ) -> tuple[list[StageSymbols], list[CrossCheck], str]:
+    """Each stage's visibility checked against the tree's own scripts; where they
+    disagree, the real tools' visibility replaces the model's. A tool that cannot run
+    leaves the model's answer, and the note says why."""
+    tools = RealTools(find_source_tree(tree), rules.kallsyms_reads_sysmap,
+                      tuple(kallsyms_labels(find_source_tree(tree))))
+    checks = []
+    out = []
+    try:
+        for s in stages:
+            check, vis = cross_check(s.label, s.visibility, tools)
+            checks.append(check)
+            out.append(s if vis is s.visibility else replace(s, visibility=vis))
+    except ToolError as e:
+        return stages, [], f"the tree's own scripts could not run ({e.message}): the" \
+                           " model's answer is used, unchecked"
+    return out, checks, ""
+
+
 def check_build(build_dir: Path | str, *, log: str | None = None,
                 kernel: Path | str | None = None,
-                corpus: list[Path] | None = None) -> CheckResult:
+                corpus: list[Path] | None = None,
+                run_scripts: bool | None = None) -> CheckResult:
     """Judge a kernel build directory. Raises InputError/RulesError for what it cannot
-    read (no stages, no kernel tree for the rules)."""
+    read (no stages, no kernel tree for the rules).
+
+    ``run_scripts``: check the model against the tree's own mksysmap and kallsyms (None:
+    only where the tree is the build's own source, which the user builds anyway)."""
     stages = find_stages(build_dir)
     tree = kernel or stages.source_tree
     if tree is None:
@@ -192,6 +220,12 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
         read.append(_stage("vmlinux" if final == stages.vmlinux else "System.map", final,
                            rules, inputs, script, local_only))
     _same_target(read)
+    checks: list[CrossCheck] = []
+    note = "not run: the rules' tree is not this build's own (--run-scripts runs them)"
+    if run_scripts or (run_scripts is None and kernel is None):
+        read, checks, note = verify_stages(read, rules, Path(tree))
+    elif run_scripts is False:
+        note = "not run (--no-run-scripts)"
     if len(read) < 2:
         only = read[0].label if read else "nothing"
         raise UndecidedError(f"{stages.build_dir}: only one link stage ({only}): nothing to"
@@ -206,17 +240,24 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
                          final_differs=None if matches is None else not matches,
                          final=final is not None, evidence=evidence,
                          corpus=load_corpus(corpus))
-    return CheckResult(stages, rules, comparison, message, matches, list(evidence.files))
+    return CheckResult(stages, rules, comparison, message, matches, list(evidence.files),
+                       checks, note)
 
 
 def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None = None,
-               corpus: list[Path] | None = None) -> Comparison:
-    """The same comparison for any two ELF files or nm listings, with a tree's rules."""
+               corpus: list[Path] | None = None, run_scripts: bool = False
+               ) -> tuple[Comparison, list[CrossCheck], str]:
+    """The same comparison for any two ELF files or nm listings, with a tree's rules;
+    with ``run_scripts``, checked against the tree's own scripts."""
     rules = load_rules(kernel)
     names = _input_names(inputs) if inputs else None
     evidence = (Evidence(EvidenceSource.INPUTS, tuple(map(str, inputs))) if inputs
                 else SHAPES_ONLY)
     stages = [_stage(str(a), a, rules, names, set()), _stage(str(b), b, rules, names, set())]
     _same_target(stages)
-    return compare(stages, rules, kernel_failed=None, final_differs=None, final=False,
-                   evidence=evidence, corpus=load_corpus(corpus))
+    checks: list[CrossCheck] = []
+    note = "not run (--run-scripts runs the tree's own scripts)"
+    if run_scripts:
+        stages, checks, note = verify_stages(stages, rules, Path(kernel))
+    return (compare(stages, rules, kernel_failed=None, final_differs=None, final=False,
+                    evidence=evidence, corpus=load_corpus(corpus)), checks, note)

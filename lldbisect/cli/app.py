@@ -25,6 +25,7 @@ from lldbisect.cli.options import (
     corpus_option,
     ld_option,
     output_option,
+    run_scripts_option,
     write_output,
 )
 from lldbisect.cli.status import (
@@ -142,8 +143,10 @@ def symbols(file: Path, as_json: bool, dynamic: bool, all_symbols: bool,
 @click.option("--apply", "apply_to", type=click.Path(path_type=Path), metavar="FILE",
               help="Also say, for each symbol of FILE (ELF or nm -n listing), whether"
                    " kallsyms sees it, and which rule hides it.")
+@run_scripts_option("off (the tree's scripts run only when asked for)")
 @handles_errors
-def rules(kernel: Path, as_json: bool, apply_to: Path | None) -> None:
+def rules(kernel: Path, as_json: bool, apply_to: Path | None, run_scripts: bool | None
+          ) -> None:
     """Show the kallsyms ignore rules of KERNEL, exactly as that tree applies them.
 
     KERNEL is a kernel source tree or an O= build directory. Rules come from
@@ -162,10 +165,21 @@ def rules(kernel: Path, as_json: bool, apply_to: Path | None) -> None:
     ruleset = load_rules(kernel)
     table = read_symbol_file(apply_to) if apply_to is not None else None
     visibility = ruleset.apply(table) if table is not None else None
+    check, note = None, "not run (--run-scripts runs the tree's own scripts)"
+    if visibility is not None and run_scripts:
+        from lldbisect.analysis.check import verify_stages
+        from lldbisect.analysis.convergence import StageSymbols
+
+        stage = StageSymbols(str(apply_to), str(apply_to), visibility.table, visibility,
+                             frozenset())
+        verified, checks, note = verify_stages([stage], ruleset, kernel)
+        visibility, check = verified[0].visibility, (checks[0] if checks else None)
     if as_json:
-        _json(rules_json(ruleset, table, visibility))
+        _json(rules_json(ruleset, table, visibility, check, note))
     else:
-        _write(rules_text(ruleset, table, visibility).encode("utf-8", "surrogateescape"))
+        # The text says nothing of a cross-check nobody asked for.
+        _write(rules_text(ruleset, table, visibility, check, note if run_scripts else ""
+                          ).encode("utf-8", "surrogateescape"))
 
 
 def _verdict_status(verdict: Verdict, at_risk_ok: bool) -> int:
@@ -186,9 +200,10 @@ def _verdict_status(verdict: Verdict, at_risk_ok: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.check/1).")
 @at_risk_option("Exit 0 for an at-risk build too.")
 @corpus_option
+@run_scripts_option("on when the rules come from the build's own source tree")
 @handles_errors
 def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: bool,
-          at_risk_ok: bool, corpus: tuple[Path, ...]) -> None:
+          at_risk_ok: bool, corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
     """Judge the kallsyms convergence of a kernel build directory.
 
     Reads every link stage (.tmp_vmlinux*, their .syms lists, vmlinux, System.map),
@@ -206,7 +221,7 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
     from lldbisect.report.check import check_json, check_text
 
     result = check_build(build_dir, log=_read_log(log_file), kernel=kernel,
-                         corpus=list(corpus) or None)
+                         corpus=list(corpus) or None, run_scripts=run_scripts)
     if as_json:
         _json(check_json(result, result.linker()))
     else:
@@ -225,9 +240,10 @@ def check(build_dir: Path, kernel: Path | None, log_file: Path | None, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.diff/1).")
 @at_risk_option("Exit 0 for at-risk too.")
 @corpus_option
+@run_scripts_option("off")
 @handles_errors
 def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_json: bool,
-         at_risk_ok: bool, corpus: tuple[Path, ...]) -> None:
+         at_risk_ok: bool, corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
     """Compare two ELF files or nm listings as check compares link stages.
 
     \b
@@ -235,13 +251,23 @@ def diff(before: Path, after: Path, kernel: Path, inputs: tuple[Path, ...], as_j
       lldbisect diff .tmp_vmlinux.kallsyms2 .tmp_vmlinux.kallsyms3 --kernel ~/linux
     """
     from lldbisect.analysis.check import diff_files
-    from lldbisect.report.check import DIFF_SCHEMA, comparison_json, comparison_text
+    from lldbisect.report.check import (
+        DIFF_SCHEMA,
+        comparison_json,
+        comparison_text,
+        cross_check_json,
+        cross_check_lines,
+    )
 
-    result = diff_files(before, after, kernel, list(inputs) or None, list(corpus) or None)
+    result, checks, note = diff_files(before, after, kernel, list(inputs) or None,
+                                      list(corpus) or None, bool(run_scripts))
     if as_json:
-        _json({"schema": DIFF_SCHEMA, **comparison_json(result)})
+        _json({"schema": DIFF_SCHEMA, "cross_check": cross_check_json(checks, note),
+               **comparison_json(result)})
     else:
-        _write(("\n".join(comparison_text(result)) + "\n").encode("utf-8", "surrogateescape"))
+        lines = [ln.strip() for ln in cross_check_lines(checks, note)] if run_scripts else []
+        _write(("\n".join([*lines, *comparison_text(result)]) + "\n").encode(
+            "utf-8", "surrogateescape"))
     sys.exit(_verdict_status(result.verdict, at_risk_ok))
 
 
@@ -345,10 +371,12 @@ def _read_log(log_file: Path | None) -> str | None:
               help="Propose even when the linker-made names are known by their shape only"
                    " (no vmlinux.o and no archives to compare with).")
 @corpus_option
+@run_scripts_option("as check's")
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
-            link: str | None, unconfirmed: bool, corpus: tuple[Path, ...]) -> None:
+            link: str | None, unconfirmed: bool, corpus: tuple[Path, ...],
+            run_scripts: bool | None) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
     The patch is in `git format-patch` form, for `git am`: new entries in the right
@@ -388,7 +416,7 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     else:
         assert build_dir is not None
         result = check_build(build_dir, log=_read_log(log_file), kernel=kernel,
-                             corpus=list(corpus) or None)
+                             corpus=list(corpus) or None, run_scripts=run_scripts)
         finding = Finding.from_check(result, result.linker())
         rules = result.rules
         pattern_corpus = None  # check_build has judged the patterns against it

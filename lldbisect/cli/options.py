@@ -30,6 +30,14 @@ def ld_option(*names: str, help: str, **kw: Any) -> Callable[[F], F]:
     return click.option("--ld", *names, metavar="LINKER", help=help, **kw)
 
 
+def run_scripts_option(default: str) -> Callable[[F], F]:
+    return click.option("--run-scripts/--no-run-scripts", "run_scripts", default=None,
+                        help="Check the model's answer by running the tree's own"
+                             " scripts/mksysmap and its scripts/kallsyms.c (compiled with"
+                             " the host cc), in a scratch directory with a bare environment;"
+                             f" the real answer wins. Default: {default}.")
+
+
 def corpus_option(f: F) -> F:
     return click.option("--corpus", "corpus", multiple=True, metavar="IMAGE",
                         type=click.Path(path_type=Path),

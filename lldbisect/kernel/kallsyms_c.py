@@ -236,13 +236,21 @@ def _c_string(raw: str, path: str, line: int) -> str:
 
 # --- conditions: `if (COND) return DROP;` and the absolute-symbol allow-list ------------
 
-_IF_RETURN = re.compile(r"\bif\s*\((?P<cond>(?:[^;{}()]|\([^;{}()]*\))*)\)\s*return\s+"
-                        r"(?P<ret>[-\w]+)\s*;")
 _ABS_BLOCK = re.compile(r"\bif\s*\(\s*toupper\s*\(\s*\w+\s*\)\s*==\s*'A'\s*\)\s*\{"
                         r"(?P<body>[^{}]*)\}")
 _TYPE_TERM = re.compile(r"\(?\s*(?P<upper>toupper\s*\(\s*)?\w+\s*\)?\s*==\s*'(?P<c>.)'\s*\)?")
 _FIRST_CHAR = re.compile(r"\(?\s*\w+\s*\[\s*0\s*\]\s*==\s*'(?P<c>.)'\s*\)?")
-_STRNCMP = re.compile(r"!\s*strncmp\s*\(\s*\w+\s*,\s*\"(?P<s>[^\"]*)\"\s*,\s*(?P<n>\d+)\s*\)")
+# String tests on the name, however the name is spelt (``sym``, ``(char *)s->sym + 1``):
+_NAME = r"\s*(?:[^,\"()]|\([^,\"()]*\))+?\s*"
+_LIT = r"\s*\"(?P<s>(?:[^\"\\]|\\.)*)\"\s*"
+_LEN = r"\s*(?P<n>\d+|sizeof\s*\(\s*\"[^\"]*\"\s*\)\s*-\s*1|strlen\s*\(\s*\"[^\"]*\"\s*\))\s*"
+_ZERO = r"(?:\s*==\s*0)"
+_STRSTR = re.compile(rf"\(?\s*strstr\s*\({_NAME},{_LIT}\)\s*(?:!=\s*NULL\s*)?\)?")
+_STRCMP = re.compile(rf"\(?\s*(?:!\s*strcmp\s*\({_NAME},{_LIT}\)|strcmp\s*\({_NAME},{_LIT}\)"
+                     rf"{_ZERO})\s*\)?".replace("(?P<s>", "(?P<s1>", 1))
+_STRNCMP = re.compile(rf"\(?\s*(?:!\s*(?:strncmp|memcmp)\s*\({_NAME},{_LIT},{_LEN}\)"
+                      rf"|(?:strncmp|memcmp)\s*\({_NAME},{_LIT},{_LEN}\){_ZERO})\s*\)?"
+                      .replace("(?P<s>", "(?P<s1>", 1).replace("(?P<n>", "(?P<n1>", 1))
 _MAPPING = re.compile(r"is_arm_mapping_symbol\s*\(\s*\w+\s*\)")
 _MAPPING_DEF = re.compile(r"is_arm_mapping_symbol\s*\([^)]*\)\s*\{[^}]*strchr\s*\(\s*\""
                           r"(?P<letters>[^\"]*)\"", re.S)
@@ -258,23 +266,44 @@ def _conditions(text: str, code: str, start: int, end: int, path: str,
         rules.append(Rule(RuleKind.TYPE, "Aa", Filter.KALLSYMS, path, _line(text, m.start()),
                           "absolute symbols, but for a few useful ones",
                           " ".join(code[m.start():m.end()].split()), keep=keep))
-    for m in _IF_RETURN.finditer(code, start, end):
-        if m.group("ret") not in drops:
+    for cond_start, cond_end, ret in _if_returns(code, start, end):
+        if ret not in drops:
             continue
-        cond = text[m.start("cond"):m.end("cond")]
+        cond = text[cond_start:cond_end]
         if not cond.strip() or ("strcmp" in cond and "==" not in cond and "!" not in cond):
             continue
-        line = _line(text, m.start())
+        line = _line(text, cond_start)
         for term in _split_or(cond):
             rule = _term_rule(term, text, path, line)
             if rule is None:
                 if _is_length_or_range_check(term):
                     continue
-                raise RulesError(path, line, f"cannot evaluate the condition `{term.strip()}`"
+                raise RulesError(path, line, "cannot evaluate the condition"
+                                             f" `{' '.join(term.split())}`"
                                              f" in {function}(): expected type, first-"
                                              "character, strncmp or mapping-symbol checks")
             rules.append(rule)
     return rules
+
+
+def _if_returns(code: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Every ``if (COND) return VALUE;`` between ``start`` and ``end``: COND's span and
+    VALUE, the parentheses balanced to any depth (``strstr((char *)s->sym + 1, ...)``)."""
+    out = []
+    for m in re.finditer(r"\bif\s*\(", code[start:end]):
+        i = start + m.end()
+        depth, j = 1, i
+        while j < end and depth:
+            depth += {"(": 1, ")": -1}.get(code[j], 0)
+            j += 1
+        r = re.match(r"\s*return\s+([-\w]+)\s*;", code[j:end])
+        if depth == 0 and r:
+            out.append((i, j - 1, r.group(1)))
+    return out
+
+
+def _c_unescape(s: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), s)
 
 
 def _split_or(cond: str) -> list[str]:
@@ -318,10 +347,20 @@ def _term_rule(term: str, text: str, path: str, line: int) -> Rule | None:
     if m:
         return Rule(RuleKind.PREFIX, m.group("c"), Filter.KALLSYMS, path, line,
                     "first character", source)
+    m = _STRSTR.fullmatch(t)
+    if m:
+        return Rule(RuleKind.SUBSTRING, _c_unescape(m.group("s")), Filter.KALLSYMS, path,
+                    line, "", source)
+    m = _STRCMP.fullmatch(t)
+    if m:
+        lit = m.group("s1") if m.group("s1") is not None else m.group("s")
+        return Rule(RuleKind.EXACT, _c_unescape(lit), Filter.KALLSYMS, path, line, "", source)
     m = _STRNCMP.fullmatch(t)
     if m:
-        return Rule(RuleKind.PREFIX, m.group("s")[: int(m.group("n"))], Filter.KALLSYMS,
-                    path, line, "", source)
+        lit = _c_unescape(m.group("s1") if m.group("s1") is not None else m.group("s"))
+        n = m.group("n1") if m.group("n1") is not None else m.group("n")
+        size = int(n) if n.isdigit() else len(lit)
+        return Rule(RuleKind.PREFIX, lit[:size], Filter.KALLSYMS, path, line, "", source)
     if _MAPPING.fullmatch(t):
         d = _MAPPING_DEF.search(text)
         letters = d.group("letters") if d else "axtd"

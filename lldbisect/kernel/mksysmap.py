@@ -32,7 +32,8 @@ from lldbisect.kernel.shell import (
 __all__ = ["parse_mksysmap"]
 
 _NM_WORD = re.compile(r"^\$\{?NM\}?$|(^|/)([\w.-]*-)?nm$")
-_SED_SHEBANG = re.compile(r"^#!\s*\S*\bsed\b.*-\w*f")
+# #!/bin/sed -f, #!/usr/bin/sed -nf, #!/usr/bin/env -S sed -f: sed runs the file.
+_SED_SHEBANG = re.compile(r"^#!\s*(?:\S*/)?(?:env\s+(?:-S\s+)?)?(?:\S*/)?sed\b.*\s-\w*f\b")
 
 
 def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rule]:
@@ -53,6 +54,7 @@ def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rul
     if not nm_pipes:
         raise RulesError(path, None, "no `$NM -n` pipeline: expected `$NM -n $1 | grep -v`"
                                      " or `| sed`, or a `#!/bin/sed -f` script")
+    nm_pipes, overwritten = _final_writer(pipelines, nm_pipes, path)
     rules: list[Rule] = []
     for pipeline in nm_pipes:
         after_nm = pipeline[next(i for i, c in enumerate(pipeline) if _is_nm(c)) + 1:]
@@ -61,7 +63,50 @@ def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rul
                              "`$NM -n` output is not filtered: expected | grep -v or | sed")
         for command in after_nm:
             rules += _filter(command, path, labels)
+    if overwritten and rules:
+        lines = ", ".join(str(p[0].words[0].line) for p in overwritten)
+        rules[0] = replace(rules[0], warning=(
+            f"the `$NM` pipeline at line {lines} also writes $2, but a later command"
+            " writes it again: the shell keeps only the last, so its rules do not apply"))
     return rules
+
+
+def _output(pipeline: list[Command]) -> str | None:
+    """``>`` or ``>>`` when the pipeline's output goes to ``$2`` (System.map)."""
+    for op, word in pipeline[-1].redirects:
+        if op in (">", ">>") and word.text in ("$2", "${2}"):
+            return op
+    return None
+
+
+def _final_writer(pipelines: list[list[Command]], nm_pipes: list[list[Command]], path: str
+                  ) -> tuple[list[list[Command]], list[list[Command]]]:
+    """The nm pipeline whose output the shell leaves in ``$2``, as the real shell does:
+    the last ``>`` wins; and the nm pipelines it overwrote. RulesError when no pipeline
+    of nm writes $2 in the end, or several append to it."""
+    writers = [(p, op) for p in pipelines if (op := _output(p)) is not None]
+    if not writers:
+        line = nm_pipes[0][-1].words[0].line if nm_pipes[0][-1].words else None
+        raise RulesError(path, line, "nothing writes $2 (System.map): the `$NM -n`"
+                                     " pipeline writes to standard output (a `\\` missing at"
+                                     " the end of a line?); the real script leaves System.map"
+                                     " empty")
+    last = max(i for i, (_, op) in enumerate(writers) if op == ">") if any(
+        op == ">" for _, op in writers) else 0
+    final = [p for p, _ in writers[last:]]
+    for p in final:
+        if not any(_is_nm(c) for c in p):
+            line = p[0].words[0].line if p[0].words else None
+            name = p[0].words[0].text if p[0].words else "a redirection"
+            raise RulesError(path, line, f"$2 (System.map) is written last by `{name}`, not"
+                                         " by the `$NM -n` pipeline: System.map would not"
+                                         " hold nm's symbols")
+    if len(final) > 1:
+        raise RulesError(path, final[1][0].words[0].line,
+                         "two `$NM` pipelines append (>>) to $2: System.map would list"
+                         " symbols twice, which no rule set describes")
+    overwritten = [p for p, _ in writers[:last] if any(_is_nm(c) for c in p)]
+    return final, overwritten
 
 
 def _is_nm(command: Command) -> bool:

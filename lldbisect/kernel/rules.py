@@ -9,6 +9,8 @@ that matches in the order the real pipeline runs them.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, repeat
@@ -16,12 +18,12 @@ from pathlib import Path
 
 from lldbisect.elf.table import UNDEFINED_LETTERS, SymbolTable
 from lldbisect.errors import RulesError
-from lldbisect.kernel.kallsyms_c import parse_kallsyms_c
+from lldbisect.kernel.kallsyms_c import check_conflict_markers, parse_kallsyms_c
 from lldbisect.kernel.mksysmap import parse_mksysmap
 from lldbisect.kernel.model import Filter, Rule, RuleKind
 
-__all__ = ["RuleSet", "Visibility", "find_source_tree", "kernel_version", "load_labelled",
-           "load_rules"]
+__all__ = ["RuleSet", "Visibility", "find_source_tree", "kallsyms_labels", "kernel_version",
+           "load_labelled", "load_rules", "nm_lines"]
 
 
 @dataclass(frozen=True)
@@ -279,10 +281,20 @@ def kernel_version(tree: Path) -> str:
         raise RulesError(tree / "Makefile", None, f"cannot read: {e.strerror}") from None
     pairs = re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)",
                        head, re.M)
+    check_conflict_markers(head, str(tree / "Makefile"))
     fields: dict[str, str] = dict(pairs)
+    if "$(" in fields.get("EXTRAVERSION", ""):
+        fields["EXTRAVERSION"] = ""  # made by make at build time: not part of the version
     if "VERSION" not in fields or "PATCHLEVEL" not in fields:
         raise RulesError(tree / "Makefile", None, "no VERSION and PATCHLEVEL lines: not a"
                                                   " kernel Makefile")
+    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL"):
+        value = fields.get(key, "0") or "0"
+        if not value.isdigit():
+            line = head[:head.index(f"{key}")].count("\n") + 1
+            # A guessed era would decide which rules apply: refuse instead.
+            raise RulesError(tree / "Makefile", line, f"{key} = {value}: not a number, so"
+                                                      " the kernel's version is unknown")
     version = f"{fields['VERSION']}.{fields['PATCHLEVEL']}"
     if fields.get("SUBLEVEL"):
         version += f".{fields['SUBLEVEL']}"
@@ -308,14 +320,18 @@ def load_rules(path: Path | str) -> RuleSet:
     def parse_sysmap(text: str, path: str) -> list[Rule]:
         return parse_mksysmap(text, path, labels)
 
-    for file, parse in ((mksysmap, parse_sysmap), (kallsyms, parse_kallsyms_c)):
+    for file in (mksysmap, kallsyms):  # both, before either is read: each needs the other
         if not file.exists():
             raise RulesError(file, None, "missing: a kernel tree has both mksysmap and"
                                          " kallsyms.c")
+    for file, parse in ((mksysmap, parse_sysmap), (kallsyms, parse_kallsyms_c)):
         try:
             text = file.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as e:
             raise RulesError(file, None, f"cannot read: {e.strerror}") from None
+        if file is mksysmap:
+            check_conflict_markers(text, str(file))  # before sh -n, which says less
+            _shell_syntax(file, text)
         try:
             found = parse(text, str(file.relative_to(tree)))
         except RulesError as e:  # rules name files relative to the tree; errors in full
@@ -326,6 +342,30 @@ def load_rules(path: Path | str) -> RuleSet:
     if forms[1].startswith("F2") and reads_sysmap:
         forms[1] = "F3" + forms[1][2:]  # the same arrays, after mksysmap's filtering
     return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules))
+
+
+def _shell_syntax(file: Path, text: str) -> None:
+    """A shell mksysmap the shell cannot parse fails at link time (an empty System.map,
+    exit 2 or 127): say so, with the line ``sh -n`` names. ``-n`` reads and runs nothing."""
+    first = text.split("\n", 1)[0]
+    if "sed" in first and first.startswith("#!"):
+        return
+    sh = shutil.which("sh")
+    if sh is None:
+        return
+    done = subprocess.run([sh, "-n", str(file)], capture_output=True, text=True,
+                          errors="replace", timeout=30, check=False)
+    if done.returncode:
+        message = (done.stderr.strip().splitlines() or ["syntax error"])[-1]
+        m = re.match(r".*?:\s*(?:line\s+)?(\d+):\s*(.*)", message)
+        line, what = (int(m.group(1)), m.group(2)) if m else (None, message)
+        raise RulesError(file, line, f"shell syntax error (sh -n): {what}")
+
+
+def kallsyms_labels(tree: Path) -> list[str]:
+    """The symbols a tree's kallsyms writes into its object (what mksysmap's third
+    argument lists in 6.4-6.9)."""
+    return _kallsyms_labels(tree / "scripts" / "kallsyms.c")
 
 
 def _kallsyms_labels(kallsyms: Path) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from lldbisect.analysis.check import CheckResult
 from lldbisect.analysis.convergence import Comparison, FamilyReport, StageDiff
+from lldbisect.analysis.crosscheck import CrossCheck
 from lldbisect.kernel.model import Rule
 
 CHECK_SCHEMA = "lldbisect.check/1"
@@ -76,8 +77,36 @@ def check_json(r: CheckResult, linker: str | None = None) -> dict[str, Any]:
         "system_map_matches": r.system_map_matches,
         "failure_message": r.failure_message,
         "inputs": r.inputs_used,
+        "cross_check": cross_check_json(r.cross_checks, r.cross_check_note),
         **comparison_json(r.comparison),
     }
+
+
+def cross_check_json(checks: list[CrossCheck], note: str) -> dict[str, Any]:
+    return {
+        "ran": bool(checks), "agrees": all(c.agrees for c in checks) if checks else None,
+        "how": checks[0].how if checks else None, "note": note,
+        "stages": [{"label": c.label, "agrees": c.agrees,
+                    "map_model_only": c.map_model_only, "map_real_only": c.map_real_only,
+                    "table_model_only": c.table_model_only,
+                    "table_real_only": c.table_real_only, "table_note": c.table_note}
+                   for c in checks],
+    }
+
+
+def cross_check_lines(checks: list[CrossCheck], note: str) -> list[str]:
+    """What checking the model against the tree's own scripts showed, in a few lines."""
+    if not checks:
+        return [f"  checked against the tree's own scripts: {note}"]
+    if all(c.agrees for c in checks):
+        out = [f"  checked against the tree's own scripts: the model agrees on all"
+               f" {len(checks)} stage(s) ({checks[0].how})"]
+    else:
+        out = ["  checked against the tree's own scripts:"]
+        out += [f"    {c.describe()}" for c in checks if not c.agrees]
+    notes = sorted({c.table_note for c in checks if c.table_note})
+    out += [f"    kallsyms table not checked: {n}" for n in notes]
+    return out
 
 
 def _machine(r: CheckResult) -> str | None:
@@ -147,6 +176,7 @@ def check_text(r: CheckResult) -> str:
     e = r.comparison.evidence
     out.append("  linker-made symbols found by " + e.describe())
     out += [f"    note: {n}" for n in e.notes]
+    out += cross_check_lines(r.cross_checks, r.cross_check_note)
     out += [ln for ln in comparison_text(r.comparison)
             if not ln.startswith("linker-made symbols: ")]
     return "\n".join(out) + "\n"

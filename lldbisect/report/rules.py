@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lldbisect.analysis.crosscheck import CrossCheck
 from lldbisect.elf.table import SymbolTable
 from lldbisect.kernel.model import Rule
 from lldbisect.kernel.rules import RuleSet, Visibility
@@ -23,7 +24,8 @@ def rule_json(rule: Rule) -> dict[str, object]:
 
 
 def rules_json(ruleset: RuleSet, table: SymbolTable | None,
-               visibility: Visibility | None) -> dict[str, Any]:
+               visibility: Visibility | None,
+               check: CrossCheck | None = None, note: str = "") -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema": RULES_SCHEMA, "tree": ruleset.tree, "version": ruleset.version,
         "era": ruleset.era, "kallsyms_reads_sysmap": ruleset.kallsyms_reads_sysmap,
@@ -37,11 +39,18 @@ def rules_json(ruleset: RuleSet, table: SymbolTable | None,
              "hidden_by": (None if (r := visibility.hidden_by(i)) is None
                            else f"{r.file}:{r.line}")}
             for i in range(len(table))]
+        doc["cross_check"] = {
+            "ran": check is not None, "agrees": None if check is None else check.agrees,
+            "how": None if check is None else check.how,
+            "note": note or ("" if check is None or not check.table_note
+                             else f"kallsyms table not checked: {check.table_note}"),
+            "disagreement": None if check is None or check.agrees else check.describe()}
     return doc
 
 
 def rules_text(ruleset: RuleSet, table: SymbolTable | None,
-               visibility: Visibility | None) -> str:
+               visibility: Visibility | None,
+               check: CrossCheck | None = None, note: str = "") -> str:
     out = [f"kernel {ruleset.version} at {ruleset.tree}", f"era: {ruleset.era}",
            "kallsyms reads: " + ("mksysmap's output" if ruleset.kallsyms_reads_sysmap
                                  else "nm's output (mksysmap only makes System.map)"), ""]
@@ -55,8 +64,17 @@ def rules_text(ruleset: RuleSet, table: SymbolTable | None,
     if table is not None and visibility is not None:
         out.append("")
         for i in range(len(table)):
-            rule = visibility.hidden_by(i)
             name = table.name(i)
-            out.append(f"visible {table.letters[i]} {name}" if rule is None else
-                       f"hidden  {table.letters[i]} {name}  by {rule.describe()}")
+            if visibility.in_kallsyms(i):
+                out.append(f"visible {table.letters[i]} {name}")
+                continue
+            rule = visibility.hidden_by(i)
+            by = rule.describe() if rule is not None else "the tree's own scripts"
+            out.append(f"hidden  {table.letters[i]} {name}  by {by}")
+        if check is not None:
+            out.append(f"cross-check: {check.describe()}")
+            if check.table_note:
+                out.append(f"cross-check: kallsyms table not checked: {check.table_note}")
+        elif note:
+            out.append(f"cross-check: {note}")
     return "\n".join(out) + "\n"

@@ -27,6 +27,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "warnings": "where the shell or sed reads a rule otherwise than meant",
         "symbols": "with --apply: per symbol, name, type, in_kallsyms, in_system_map,"
                    " hidden_by (file:line)",
+        "cross_check": "with --apply: the answer checked against the tree's own scripts"
+                       " (--run-scripts): ran, agrees, how, note, disagreement",
     },
     "lldbisect.check/1": {
         "schema": "this name",
@@ -41,6 +43,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "system_map_matches": "the kernel's own final check (null: nothing to compare)",
         "failure_message": "the kernel's failure message, from --log",
         "inputs": "the files linker-made symbols were found against (empty: by shape)",
+        "cross_check": "the model checked against the tree's own mksysmap and kallsyms: ran,"
+                       " agrees, how, note, stages (label, agrees, the names only one side"
+                       " keeps in System.map and in the table, table_note)",
         "verdict": "converged, at-risk, diverged or diverged-other",
         "reason": "the verdict in a sentence",
         "culprits": "linker-made names visible to kallsyms that differ between the last"
@@ -57,7 +62,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "family_wide_regex": "one regular expression hiding every family, where safe",
     },
     "lldbisect.diff/1": {
-        "schema": "this name",
+        "schema": "this name", "cross_check": "as check's (with --run-scripts)",
         "verdict": "as check's", "reason": "as check's", "culprits": "as check's",
         "evidence": "as check's", "corpus": "as check's", "stages": "as check's",
         "diffs": "as check's", "families": "as check's",
