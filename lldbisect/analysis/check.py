@@ -178,8 +178,8 @@ def verify_stages(stages: list[StageSymbols], rules: RuleSet, tree: Path
     """Each stage's visibility checked against the tree's own scripts; where they
     disagree, the real tools' visibility replaces the model's. A tool that cannot run
     leaves the model's answer, and the note says why."""
-    tools = RealTools(find_source_tree(tree), rules.kallsyms_reads_sysmap,
-                      tuple(kallsyms_labels(find_source_tree(tree))))
+    source = find_source_tree(tree)
+    tools = RealTools(source, rules.kallsyms_reads_sysmap, tuple(kallsyms_labels(source)))
     checks = []
     out = []
     try:

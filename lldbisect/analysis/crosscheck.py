@@ -74,7 +74,7 @@ def cross_check(label: str, vis: Visibility, tools: RealTools) -> tuple[CrossChe
     model_map = Counter(compress(names, vis.system_map_mask()))
     real_map = Counter(line.split(maxsplit=2)[-1] for line in real_lines.elements())
     model_table = Counter(compress(names, vis.kallsyms_mask()))
-    how = f"{tools.tree}/scripts/mksysmap (run by {tools.how_mksysmap_runs()})"
+    how = f"{tools.tree}/scripts/mksysmap (run by {tools.mksysmap_runner})"
     real_table: Counter[str] | None = None
     try:
         real_table = tools.kallsyms_table(sysmap_text if tools.kallsyms_reads_sysmap

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from lldbisect.cache import cache_dir
@@ -64,7 +65,8 @@ class RealTools:
         except subprocess.TimeoutExpired:
             raise ToolError(f"{' '.join(argv[:2])} ran past {self.timeout:.0f} s") from None
 
-    def how_mksysmap_runs(self) -> str:
+    @cached_property
+    def mksysmap_runner(self) -> str:
         """``sed`` or ``sh``: what link-vmlinux.sh (or the file's own first line) runs."""
         script = self.tree / "scripts" / "mksysmap"
         first = script.read_text(errors="replace").split("\n", 1)[0]
@@ -80,7 +82,8 @@ class RealTools:
         script = self.tree / "scripts" / "mksysmap"
         with tempfile.TemporaryDirectory(prefix="lldbisect-real-") as tmp:
             scratch = Path(tmp)
-            if self.how_mksysmap_runs() == "sed":
+            runner = self.mksysmap_runner
+            if runner == "sed":
                 first = script.read_text(errors="replace").split("\n", 1)[0]
                 m = _SED_SHEBANG.fullmatch(first)
                 flags = shlex.split((m.group("a") or m.group("b") or "") if m else "")
@@ -105,7 +108,7 @@ class RealTools:
                 target = scratch / "System.map"
                 out = target.read_text(errors="surrogateescape") if target.exists() else ""
             # grep -v exits 1 when it keeps no line at all: an empty System.map it wrote.
-            wrote = self.how_mksysmap_runs() == "sed" or (scratch / "System.map").exists()
+            wrote = runner == "sed" or (scratch / "System.map").exists()
             if done.returncode == 1 and not done.stderr.strip() and not out and wrote:
                 return out
             if done.returncode:

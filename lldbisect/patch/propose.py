@@ -38,6 +38,7 @@ class FamilyFinding:
     safe: bool
     exact_names: list[str]
     hidden_by: str | None  # "file:line" of the rule already hiding it
+    shape: str = ""  # how the names are built: "__CortexA53843419_<hex>"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Finding:
                               f.family.count, list(f.family.members), len(f.visible),
                               f.safe_pattern is not None, f.exact_names,
                               None if f.hidden_by is None else
-                              f"{f.hidden_by.file}:{f.hidden_by.line}")
+                              f"{f.hidden_by.file}:{f.hidden_by.line}", f.family.shape)
                 for f in c.families]
         machines = [s.table.machine for s in c.stages if s.table.machine != "nm listing"]
         changes = _deciding([(d.before, d.after, d.made_added, d.made_removed)
@@ -91,7 +92,7 @@ class Finding:
                 f.get("safe_pattern") is not None,
                 f.get("exact_names", []),
                 None if not f.get("hidden_by") else
-                f"{f['hidden_by']['file']}:{f['hidden_by']['line']}")
+                f"{f['hidden_by']['file']}:{f['hidden_by']['line']}", f.get("shape", ""))
                 for f in doc["families"]]
             # Reports from before "evidence" say it by their "inputs": none, shapes.
             ev = doc.get("evidence") or {"confirmed": bool(doc.get("inputs")),
@@ -292,6 +293,16 @@ def _describe(a: Addition) -> str:
             RuleKind.REGEX: a.pattern}[a.kind]
 
 
+def _varying(shape: str) -> str:
+    """What of the names the rule leaves out, because the next layout changes it."""
+    parts = [what for token, what in (("<hex>", "an address"), ("<n>", "a counter"),
+                                      ("[+addend]", "an addend")) if token in shape]
+    if not parts:
+        return ""
+    return (f" Their names ({shape}) carry {' and '.join(parts)}, which the next layout"
+            " changes: the pattern leaves that part out.")
+
+
 def _stage_words(label: str) -> str:
     """``pass 2`` -> ``kallsyms pass 2``; ``vmlinux``/``System.map`` as they are."""
     return f"kallsyms {label}" if label.startswith("pass ") else Path(label).name
@@ -322,6 +333,7 @@ def _message(finding: Finding, additions: list[Addition],
     for f in visible:
         shape = _describe(Addition(f.kind, f.pattern, ""))
         kind = f" They are {f.label}." if f.label else ""
+        kind += _varying(f.shape)
         paras.append(f"{short.capitalize() if short == 'the linker' else short} adds"
                      f" {f.count} symbols named {shape}, e.g. {', '.join(f.members[:2])}."
                      f"{kind} How many it adds depends on the layout, which the kallsyms"
