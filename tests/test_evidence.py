@@ -4,6 +4,7 @@ stages that cannot be judged, families that leave out what varies, exit statuses
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from array import array
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lldbisect.analysis.check import check_build
+from lldbisect.analysis.check import check_build, diff_files
 from lldbisect.analysis.convergence import EvidenceSource, Verdict, linker_made
 from lldbisect.analysis.families import infer_families
 from lldbisect.analysis.shapes import made_by_shape
@@ -128,13 +129,13 @@ def test_unconfirmed_evidence_is_labelled_and_proposes_nothing(tmp_path: Path) -
 
 def test_internal_errors_are_one_line_and_their_own_status(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from lldbisect.analysis import check
     from lldbisect.cli import app
-    from lldbisect.kernel import rules
 
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(rules, "load_rules", broken)
+    monkeypatch.setattr(check, "load_rules", broken)
     monkeypatch.setattr(sys, "argv", ["lldbisect", "rules", str(TREES / "f3-grep-e")])
     monkeypatch.delenv("LLDBISECT_DEBUG", raising=False)
     with pytest.raises(SystemExit) as e:
@@ -161,7 +162,7 @@ def test_output_errors_name_the_path(tmp_path: Path) -> None:
         report.write_text(doc)
         done = subprocess.run([*RUN, "propose", "--from", str(report), "--kernel",
                                str(TREES / "f3-grep-e")], capture_output=True, text=True)
-        assert done.returncode == 2 and "not a check report" in done.stderr, done.stderr
+        assert done.returncode == 2 and "not a report propose reads" in done.stderr, done.stderr
 
 
 @pytest.mark.kernel
@@ -328,3 +329,26 @@ def test_a_patch_for_address_bearing_names_says_what_varies(tmp_path: Path) -> N
     assert not any("101000" in ln or "1FF000" in ln for ln in added), added
     words = " ".join(done.stdout.split())
     assert "(__CortexA53843419_<hex>) carry an address, which the next layout changes" in words
+
+
+@pytest.mark.parametrize(("target", "ld"), [("arm-linux-gnueabihf", "arm-linux-gnueabihf-ld"),
+                                           ("mips-linux-gnu", "mips-linux-gnu-ld"),
+                                           ("arm-linux-gnueabihf", "ld.lld")])
+def test_a_link_without_a_script_of_its_own_has_no_default_symbols_for_thunks(
+        tmp_path: Path, target: str, ld: str) -> None:
+    """GNU ld's default script (ld --verbose) and lld's reserved symbols define
+    __bss_start__, _bss_end__, __end__, _fbss, _fdata, _ftext, _gp...: the linker's, but
+    fixed in number, so never a family to hide."""
+    lld = sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))
+    linker = shutil.which(ld) or (str(lld[-1]) if lld and ld == "ld.lld" else None)
+    if linker is None or not shutil.which("clang"):
+        pytest.skip(f"needs {ld} and clang")
+    src = tmp_path / "a.s"
+    src.write_text(".text\n.globl _start\n_start: nop\n.data\n.globl d\nd: .word 1\n")
+    obj, out = tmp_path / "a.o", tmp_path / "a.out"
+    subprocess.run(["clang", f"--target={target}", "-c", str(src), "-o", str(obj)],
+                   check=True)
+    subprocess.run([str(linker), str(obj), "-o", str(out)], check=True, capture_output=True)
+    c, _checks, _note = diff_files(out, out, TREES / "f4-m3", inputs=[obj])
+    assert [s.made for s in c.stages] == [frozenset(), frozenset()], c.stages[0].table.names
+    assert c.verdict is Verdict.CONVERGED

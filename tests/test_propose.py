@@ -194,4 +194,4 @@ def test_cli_propose_from_report(tmp_path: Path) -> None:
     report.write_text(json.dumps({"schema": "other"}))
     done = subprocess.run([sys.executable, "-m", "lldbisect", "propose", "--from", str(report),
                            "--kernel", str(TREES / "f3-grep-e")], capture_output=True, text=True)
-    assert done.returncode == 2 and "not a check report" in done.stderr
+    assert done.returncode == 2 and "not a report propose reads" in done.stderr

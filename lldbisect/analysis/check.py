@@ -7,6 +7,7 @@ them, read, to ``convergence.compare``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,12 +26,20 @@ from lldbisect.elf.archive import is_archive, member_files
 from lldbisect.elf.nmlist import read_symbol_file
 from lldbisect.elf.reader import linker_identity, read_symbols
 from lldbisect.elf.table import SymbolTable
-from lldbisect.errors import InputError, ToolError, UndecidedError
+from lldbisect.errors import InputError, RulesError, ToolError, UndecidedError
 from lldbisect.kernel.realtools import RealTools
-from lldbisect.kernel.rules import RuleSet, find_source_tree, kallsyms_labels, load_rules
+from lldbisect.kernel.rules import (
+    RuleSet,
+    Visibility,
+    find_source_tree,
+    kallsyms_labels,
+    load_rules,
+)
 from lldbisect.kernel.stages import Stages, failure_message, find_stages
+from lldbisect.linkers.defaults import default_script_symbols
 
-__all__ = ["CheckResult", "check_build", "diff_files", "script_symbols"]
+__all__ = ["CheckResult", "check_build", "diff_files", "judge",
+           "load_judged_rules", "script_symbols"]
 
 _ASSIGNMENT = re.compile(r"(?:PROVIDE(?:_HIDDEN)?\s*\(\s*)?\b([A-Za-z_$][\w.$]*)\s*=(?!=)")
 
@@ -156,6 +165,9 @@ def load_corpus(paths: list[Path] | None = None) -> Corpus | None:
 def _stage(label: str, path: Path, rules: RuleSet, inputs: set[str] | None,
            script: set[str], local_only: bool = False) -> StageSymbols:
     table: SymbolTable = read_symbol_file(path)
+    # What the linker defines of itself, in a fixed number (its default script's, its
+    # reserved symbols), is no thunk: known even where the build kept no script.
+    script = script | default_script_symbols(table.machine)
     made = linker_made(table, inputs, script, local_only=local_only)
     return StageSymbols(label, str(path), table, rules.apply(table), made)
 
@@ -173,6 +185,42 @@ def _same_target(stages: list[StageSymbols]) -> None:
                                      f" {first.table.machine}: not stages of one link")
 
 
+def load_judged_rules(tree: Path | str, run_scripts: bool) -> RuleSet:
+    """The tree's rules for a command that can run the tree's own scripts: with
+    ``run_scripts`` a file the model cannot read is left to them (``RuleSet.unread``);
+    without, the error says that running them would answer."""
+    try:
+        return load_rules(tree, partial=run_scripts)
+    except RulesError as e:
+        if run_scripts:
+            raise
+        try:
+            load_rules(tree, partial=True)
+        except RulesError:
+            raise e from None
+        hint = " (--run-scripts takes the answer from running the tree's own scripts)"
+        raise RulesError(e.path or str(tree), e.line, e.detail + hint) from None
+
+
+def judge(rules: RuleSet) -> Callable[[SymbolTable], Visibility]:
+    """What the tree hides of a table: the model's answer where it read every file,
+    else the tree's own scripts' (run, as ``verify_stages`` runs them)."""
+    if not rules.unread:
+        return rules.apply
+    source = find_source_tree(Path(rules.tree))
+    tools = RealTools(source, rules.kallsyms_reads_sysmap, tuple(kallsyms_labels(source)))
+
+    def real(table: SymbolTable) -> Visibility:
+        try:
+            return cross_check("names", rules.apply(table), tools)[1]
+        except ToolError as e:
+            raise RulesError(rules.tree, None, f"the model could not read"
+                                               f" {'; '.join(rules.unread)}, and the"
+                                               f" tree's own scripts could not run"
+                                               f" ({e.message}): no answer") from None
+    return real
+
+
 def verify_stages(stages: list[StageSymbols], rules: RuleSet, tree: Path
                   ) -> tuple[list[StageSymbols], list[CrossCheck], str]:
     """Each stage's visibility checked against the tree's own scripts; where they
@@ -188,6 +236,11 @@ def verify_stages(stages: list[StageSymbols], rules: RuleSet, tree: Path
             checks.append(check)
             out.append(s if vis is s.visibility else replace(s, visibility=vis))
     except ToolError as e:
+        if rules.unread:  # no model answer to fall back on
+            raise RulesError(rules.tree, None, f"the model could not read"
+                                               f" {'; '.join(rules.unread)}, and the"
+                                               f" tree's own scripts could not run"
+                                               f" ({e.message}): no answer") from None
         return stages, [], f"the tree's own scripts could not run ({e.message}): the" \
                            " model's answer is used, unchecked"
     return out, checks, ""
@@ -207,7 +260,8 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
     if tree is None:
         raise InputError(stages.build_dir, "no `source` link and no scripts/: give the"
                                            " kernel tree with --kernel")
-    rules = load_rules(tree)
+    run = bool(run_scripts or (run_scripts is None and kernel is None))
+    rules = load_judged_rules(tree, run)
     inputs, evidence, local_only = gather_evidence(stages)
     script = script_symbols(stages.linker_script)
     read: list[StageSymbols] = []
@@ -222,7 +276,7 @@ def check_build(build_dir: Path | str, *, log: str | None = None,
     _same_target(read)
     checks: list[CrossCheck] = []
     note = "not run: the rules' tree is not this build's own (--run-scripts runs them)"
-    if run_scripts or (run_scripts is None and kernel is None):
+    if run:
         read, checks, note = verify_stages(read, rules, Path(tree))
     elif run_scripts is False:
         note = "not run (--no-run-scripts)"
@@ -249,7 +303,7 @@ def diff_files(a: Path, b: Path, kernel: Path | str, inputs: list[Path] | None =
                ) -> tuple[Comparison, list[CrossCheck], str]:
     """The same comparison for any two ELF files or nm listings, with a tree's rules;
     with ``run_scripts``, checked against the tree's own scripts."""
-    rules = load_rules(kernel)
+    rules = load_judged_rules(kernel, run_scripts)
     names = _input_names(inputs) if inputs else None
     evidence = (Evidence(EvidenceSource.INPUTS, tuple(map(str, inputs))) if inputs
                 else SHAPES_ONLY)

@@ -32,13 +32,22 @@ class CrossCheck:
     table_model_only: list[str] = field(default_factory=list)  # kallsyms table, likewise
     table_real_only: list[str] = field(default_factory=list)
     table_note: str = ""  # why the kallsyms table could not be checked ("": it was)
+    unread: tuple[str, ...] = ()  # what the model could not read: the real answer is used
 
     @property
     def agrees(self) -> bool:
         return not (self.map_model_only or self.map_real_only or self.table_model_only
                     or self.table_real_only)
 
+    @property
+    def answer(self) -> str:
+        """Whose answer every later step uses."""
+        return "real tools" if self.unread or not self.agrees else "model"
+
     def describe(self) -> str:
+        if self.unread:
+            return (f"{self.label}: the answer is {self.how}'s, since the model could not"
+                    f" read {'; '.join(self.unread)}")
         if self.agrees:
             return f"{self.label}: the model agrees with {self.how}"
         parts = []
@@ -68,6 +77,7 @@ def cross_check(label: str, vis: Visibility, tools: RealTools) -> tuple[CrossChe
     """The comparison, and the visibility to use: ``vis`` where the model agrees, else
     one built from the real tools' output. Raises ToolError when they cannot run."""
     table = vis.table
+    unread = vis.ruleset.unread
     sysmap_text = tools.system_map(_listing(table))
     real_lines = Counter(sysmap_text.splitlines())
     names = table.names
@@ -80,13 +90,19 @@ def cross_check(label: str, vis: Visibility, tools: RealTools) -> tuple[CrossChe
         real_table = tools.kallsyms_table(sysmap_text if tools.kallsyms_reads_sysmap
                                           else _listing(table))
     except ToolError as e:
+        if any(u.startswith("scripts/kallsyms.c") for u in unread):
+            raise ToolError(f"the model could not read {'; '.join(unread)}, and the tree's"
+                            f" own kallsyms could not run: {e.message}") from None
         # mksysmap alone is checked; the table follows from it as the model says.
-        check = CrossCheck(label, how, *_diff(model_map, real_map), table_note=e.message)
+        check = CrossCheck(label, how, *_diff(model_map, real_map), table_note=e.message,
+                           unread=unread)
     else:
         how += " and its scripts/kallsyms.c (compiled with cc)"
         check = CrossCheck(label, how, *_diff(model_map, real_map),
-                           *_diff(model_table, real_table))
-    if check.agrees:
+                           *_diff(model_table, real_table), unread=unread)
+    if unread:  # the model's lists are incomplete: no disagreement to report
+        check = CrossCheck(label, how, table_note=check.table_note, unread=unread)
+    elif check.agrees:
         return check, vis
     # The real answer, symbol by symbol: a line mksysmap printed is kept, as many times as
     # it printed it; a name kallsyms tabled is in the table, as many times.

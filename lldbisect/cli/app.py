@@ -158,11 +158,11 @@ def rules(kernel: Path, as_json: bool, apply_to: Path | None, run_scripts: bool 
       lldbisect rules ~/linux
       lldbisect rules ~/linux --apply .tmp_vmlinux.kallsyms2 | grep ^visible
     """
+    from lldbisect.analysis.check import load_judged_rules
     from lldbisect.elf.nmlist import read_symbol_file
-    from lldbisect.kernel.rules import load_rules
     from lldbisect.report.rules import rules_json, rules_text
 
-    ruleset = load_rules(kernel)
+    ruleset = load_judged_rules(kernel, bool(run_scripts))
     table = read_symbol_file(apply_to) if apply_to is not None else None
     visibility = ruleset.apply(table) if table is not None else None
     check, note = None, "not run (--run-scripts runs the tree's own scripts)"
@@ -393,9 +393,8 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     """
     import email.utils
 
-    from lldbisect.analysis.check import check_build
+    from lldbisect.analysis.check import check_build, load_judged_rules
     from lldbisect.bisect.gitrepo import identity
-    from lldbisect.kernel.rules import load_rules
     from lldbisect.patch.propose import Finding
     from lldbisect.patch.propose import propose as make
 
@@ -409,7 +408,7 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
         except (OSError, ValueError) as e:
             raise InputError(report, f"not a readable JSON report: {e}") from None
         finding = Finding.from_json(doc, str(report))
-        rules = load_rules(kernel)
+        rules = load_judged_rules(kernel, bool(run_scripts))
         from lldbisect.analysis.check import load_corpus
 
         pattern_corpus = load_corpus(list(corpus) or None)

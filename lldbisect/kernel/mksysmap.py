@@ -26,14 +26,31 @@ from lldbisect.kernel.shell import (
     Command,
     ShellSyntaxError,
     Word,
+    inline_functions,
     parse_pipelines,
 )
 
-__all__ = ["parse_mksysmap"]
+__all__ = ["parse_mksysmap", "sed_flags"]
 
 _NM_WORD = re.compile(r"^\$\{?NM\}?$|(^|/)([\w.-]*-)?nm$")
-# #!/bin/sed -f, #!/usr/bin/sed -nf, #!/usr/bin/env -S sed -f: sed runs the file.
-_SED_SHEBANG = re.compile(r"^#!\s*(?:\S*/)?(?:env\s+(?:-S\s+)?)?(?:\S*/)?sed\b.*\s-\w*f\b")
+
+
+def sed_flags(first_line: str) -> list[str] | None:
+    """The options sed is run with when the file's interpreter line makes it a sed
+    program (``#!/bin/sed -f``, ``#!/usr/bin/sed -nf``, ``#!/usr/bin/env -S sed -f``),
+    the file's path to follow them; None for any other file. The one answer to "is
+    this mksysmap a sed script", for the reader, the syntax check and the real run."""
+    if not first_line.startswith("#!"):
+        return None
+    words = first_line[2:].split()
+    if words and words[0].rsplit("/", 1)[-1] == "env":
+        words = [w for w in words[1:] if w not in ("-S", "--split-string")]
+    if not words or words[0].rsplit("/", 1)[-1] != "sed":
+        return None
+    flags = words[1:]
+    if not flags or not re.fullmatch(r"-[a-zA-Z]*f", flags[-1]):
+        return None
+    return flags
 
 
 def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rule]:
@@ -44,10 +61,10 @@ def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rul
     object given as ``$3``."""
     check_conflict_markers(text, path)
     first = text.split("\n", 1)[0]
-    if _SED_SHEBANG.match(first):
+    if sed_flags(first) is not None:
         return _sed_program(text, path, 1, pure_file=True)
     try:
-        pipelines = parse_pipelines(text)
+        pipelines = inline_functions(parse_pipelines(text))
     except ShellSyntaxError as e:
         raise RulesError(path, e.line, str(e)) from None
     nm_pipes = [p for p in pipelines if any(_is_nm(c) for c in p)]
@@ -287,6 +304,9 @@ def _kallsyms_object_rules(inner: str, path: str, line: int, labels: Sequence[st
     """The rules a command substitution in the sed program stands for: one exact-name
     rule per symbol a kallsyms object defines. Raises RulesError for any other
     substitution, or when the tree's kallsyms.c names no symbol it writes."""
+    guard = re.match(r"\s*if\s+\[\s+(\d+)\s+-ge\s+(\d+)\s+\]", inner)
+    if guard and int(guard.group(1)) < int(guard.group(2)):
+        return []  # in a function called with fewer arguments: the test is false
     if not _ON_THIRD.search(inner) or "d:p" not in inner.replace(" ", ""):
         raise RulesError(path, line, f"command substitution we cannot evaluate: $({inner})")
     if not labels:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from lldbisect.cache import cache_dir
 from lldbisect.errors import ToolError
+from lldbisect.kernel.mksysmap import sed_flags
 
 __all__ = ["RealTools", "decode_kallsyms_names"]
 
@@ -32,8 +32,6 @@ for a; do last=$a; case $a in -u|--undefined-only) undefined=1;; esac; done
 if [ -n "$undefined" ]; then exec grep '^ *[Uwv] ' "$last"; fi
 exec cat "$last"
 """
-_SED_SHEBANG = re.compile(r"#!\s*(?:/usr)?/bin/env\s+(?:-S\s+)?sed(?P<a>(?:\s+-\S+)*)\s*$"
-                          r"|#!\s*\S*/sed(?P<b>(?:\s+-\S+)*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class RealTools:
         first = script.read_text(errors="replace").split("\n", 1)[0]
         link = self.tree / "scripts" / "link-vmlinux.sh"
         called = link.read_text(errors="replace") if link.exists() else ""
-        if _SED_SHEBANG.fullmatch(first) or re.search(r"sed\s+(?:-\S+\s+)*-f\s*\S*mksysmap",
+        if sed_flags(first) is not None or re.search(r"sed\s+(?:-\S+\s+)*-f\s*\S*mksysmap",
                                                       called):
             return "sed"
         return "sh"
@@ -85,11 +83,8 @@ class RealTools:
             runner = self.mksysmap_runner
             if runner == "sed":
                 first = script.read_text(errors="replace").split("\n", 1)[0]
-                m = _SED_SHEBANG.fullmatch(first)
-                flags = shlex.split((m.group("a") or m.group("b") or "") if m else "")
-                flags = [f for f in flags if f != "-f"] + ["-f"]
-                if any(f.endswith("f") and f != "-f" for f in flags[:-1]):  # -nf
-                    flags = flags[:-1]
+                # Run by link-vmlinux.sh's `sed -f` when the file's own line says less.
+                flags = sed_flags(first) or ["-f"]
                 done = self._run(["sed", *flags, str(script)], scratch, listing)
                 out = done.stdout
             else:

@@ -19,7 +19,7 @@ from pathlib import Path
 from lldbisect.elf.table import UNDEFINED_LETTERS, SymbolTable
 from lldbisect.errors import RulesError
 from lldbisect.kernel.kallsyms_c import check_conflict_markers, parse_kallsyms_c
-from lldbisect.kernel.mksysmap import parse_mksysmap
+from lldbisect.kernel.mksysmap import parse_mksysmap, sed_flags
 from lldbisect.kernel.model import Filter, Rule, RuleKind
 
 __all__ = ["RuleSet", "Visibility", "find_source_tree", "kallsyms_labels", "kernel_version",
@@ -111,6 +111,9 @@ class RuleSet:
     era: str
     kallsyms_reads_sysmap: bool
     rules: tuple[Rule, ...]
+    # Files the model could not read ("scripts/mksysmap:12: why"): their rules are
+    # missing here, and only the tree's own scripts, run, can give the answer.
+    unread: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -305,8 +308,14 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", version)[:2])
 
 
-def load_rules(path: Path | str) -> RuleSet:
-    """Read a kernel tree's rules. Raises RulesError naming the file and line at fault."""
+def load_rules(path: Path | str, *, partial: bool = False) -> RuleSet:
+    """Read a kernel tree's rules. Raises RulesError naming the file and line at fault.
+
+    ``partial``: a file whose constructs the model cannot read (a shell it does not
+    model, a C condition it does not know) is left out and named in ``unread`` instead
+    of refused; the caller then takes the answer from the tree's own scripts. A file
+    the real tools would fail on too (a shell syntax error, conflict markers) is an
+    error all the same."""
     tree = find_source_tree(Path(path))
     version = kernel_version(tree)
     mksysmap, kallsyms = tree / "scripts" / "mksysmap", tree / "scripts" / "kallsyms.c"
@@ -315,6 +324,7 @@ def load_rules(path: Path | str) -> RuleSet:
                                                  " kernel tree with kallsyms")
     rules: list[Rule] = []
     forms = []
+    unread: list[str] = []
     labels = _kallsyms_labels(kallsyms)
 
     def parse_sysmap(text: str, path: str) -> list[Rule]:
@@ -329,26 +339,31 @@ def load_rules(path: Path | str) -> RuleSet:
             text = file.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as e:
             raise RulesError(file, None, f"cannot read: {e.strerror}") from None
+        check_conflict_markers(text, str(file))  # before sh -n, which says less
         if file is mksysmap:
-            check_conflict_markers(text, str(file))  # before sh -n, which says less
             _shell_syntax(file, text)
+        rel = str(file.relative_to(tree))
         try:
-            found = parse(text, str(file.relative_to(tree)))
+            found = parse(text, rel)
         except RulesError as e:  # rules name files relative to the tree; errors in full
-            raise RulesError(file, e.line, e.detail) from None
+            if not partial:
+                raise RulesError(file, e.line, e.detail) from None
+            unread.append(f"{rel}{'' if e.line is None else f':{e.line}'}: {e.detail}")
+            forms.append(f"{file.name} not read by the model")
+            continue
         rules += found
         forms.append(_form(file.name, text, found))
     reads_sysmap = _kallsyms_reads_sysmap(tree, version)
     if forms[1].startswith("F2") and reads_sysmap:
         forms[1] = "F3" + forms[1][2:]  # the same arrays, after mksysmap's filtering
-    return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules))
+    return RuleSet(str(tree), version, " + ".join(forms), reads_sysmap, tuple(rules),
+                   tuple(unread))
 
 
 def _shell_syntax(file: Path, text: str) -> None:
     """A shell mksysmap the shell cannot parse fails at link time (an empty System.map,
     exit 2 or 127): say so, with the line ``sh -n`` names. ``-n`` reads and runs nothing."""
-    first = text.split("\n", 1)[0]
-    if "sed" in first and first.startswith("#!"):
+    if sed_flags(text.split("\n", 1)[0]) is not None:
         return
     sh = shutil.which("sh")
     if sh is None:
@@ -389,7 +404,7 @@ def load_labelled(paths: Iterable[Path]) -> list[tuple[str, RuleSet]]:
 def _form(name: str, text: str, rules: Iterable[Rule]) -> str:
     """The era's label for one file (kernel-formats.md's F0-F4, M2/M3, grep)."""
     if name == "mksysmap":
-        if text.startswith("#!") and "sed" in text.split("\n", 1)[0]:
+        if sed_flags(text.split("\n", 1)[0]) is not None:
             return "M3 (sed -f mksysmap)"
         grep, sed = re.search(r"\|\s*grep\b", text), re.search(r"\|\s*sed\b", text)
         if grep and sed:

@@ -9,9 +9,11 @@ for the sed program's reader; here-documents and backquotes are refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-__all__ = ["SUBST_END", "SUBST_START", "Command", "ShellSyntaxError", "Word", "parse_pipelines"]
+__all__ = ["SUBST_END", "SUBST_START", "Command", "ShellSyntaxError", "Word", "inline_functions",
+           "parse_pipelines"]
 
 
 # A command substitution inside double quotes, as the quote removal leaves it for the
@@ -102,6 +104,120 @@ def parse_pipelines(source: str) -> list[list[Command]]:
     return pipelines
 
 
+_FUNCTION = re.compile(r"([A-Za-z_][\w-]*)\(\)")
+_POSITIONAL = re.compile(r"\$(?:\{([1-9#])\}|([1-9#]))")
+
+
+def _definition(pipeline: list[Command]) -> tuple[str, list[Word]] | None:
+    """``name() {`` (or ``name () {``, or the brace on the next line): the name, and
+    the words after the brace, which start the body."""
+    words = pipeline[0].words
+    if not words:
+        return None
+    if m := _FUNCTION.fullmatch(words[0].text):
+        rest = words[1:]
+    elif len(words) > 1 and words[1].text == "()" and re.fullmatch(r"[A-Za-z_][\w-]*",
+                                                                    words[0].text):
+        m, rest = re.match(r"(.*)", words[0].text), words[2:]
+    else:
+        return None
+    assert m is not None
+    if len(pipeline) > 1 and not rest:
+        raise ShellSyntaxError(words[0].line, f"function {m.group(1)}() has no body")
+    return m.group(1), rest
+
+
+def _call_args(body: list[list[Command]], args: list[Word]) -> list[list[Command]]:
+    """The body with ``$1``-``$9`` as the call passes them (the function's own)."""
+    def sub(w: Word) -> Word:
+        def one(m: re.Match[str]) -> str:
+            if (m.group(1) or m.group(2)) == "#":
+                return str(len(args))
+            k = int(m.group(1) or m.group(2))
+            return args[k - 1].text if k <= len(args) else ""
+        return Word(_POSITIONAL.sub(one, w.text), w.raw, w.line, w.dq_backslash_eaten)
+    return [[Command([sub(w) for w in c.words], [(op, sub(w)) for op, w in c.redirects])
+             for c in p] for p in body]
+
+
+def inline_functions(pipelines: list[list[Command]]) -> list[list[Command]]:
+    """The script with each shell function's body in place of its calls, as the shell
+    runs it: definitions removed, ``$1``-``$9`` and ``$#`` in a body replaced by the
+    call's arguments, the call's redirections on the body's last command. A body of several
+    pipelines is inlined where the call stands alone; called inside a pipe or with a
+    redirection, it is refused (a ShellSyntaxError), as a group we do not model."""
+    functions: dict[str, list[list[Command]]] = {}
+    out: list[list[Command]] = []
+    i = 0
+    while i < len(pipelines):
+        pipeline = pipelines[i]
+        found = _definition(pipeline)
+        if found is None:
+            out.append(pipeline)
+            i += 1
+            continue
+        name, rest = found
+        line = pipeline[0].words[0].line
+        body_start: list[Command] = []
+        if rest and rest[0].text == "{":
+            rest = rest[1:]
+        elif not rest and i + 1 < len(pipelines) and [w.text for w in
+                                                        pipelines[i + 1][0].words] == ["{"]:
+            i += 1
+        else:
+            raise ShellSyntaxError(line, f"function {name}() without a {{ ... }} body")
+        if rest:
+            body_start = [Command(rest, pipeline[0].redirects), *pipeline[1:]]
+        body: list[list[Command]] = [body_start] if body_start else []
+        i += 1
+        while True:
+            if i >= len(pipelines):
+                raise ShellSyntaxError(line, f"function {name}() has no closing }}")
+            words = pipelines[i][0].words
+            if words and words[0].text == "}":
+                if len(words) > 1 or pipelines[i][0].redirects or len(pipelines[i]) > 1:
+                    raise ShellSyntaxError(words[0].line, f"function {name}(): words after"
+                                                          " its closing }")
+                i += 1
+                break
+            body.append(pipelines[i])
+            i += 1
+        functions[name] = body
+    return _expand(out, functions, depth=0)
+
+
+def _expand(pipelines: list[list[Command]], functions: dict[str, list[list[Command]]],
+            depth: int) -> list[list[Command]]:
+    if depth > 8:  # a function calling itself: the shell would recurse without end
+        raise ShellSyntaxError(0, "shell functions call each other more than 8 deep")
+    result: list[list[Command]] = []
+    for pipeline in pipelines:
+        if not any(c.words and c.words[0].text in functions for c in pipeline):
+            result.append(pipeline)
+            continue
+        spliced: list[Command] = []
+        for c in pipeline:
+            name = c.words[0].text if c.words else ""
+            if name not in functions:
+                spliced.append(c)
+                continue
+            body = _expand(_call_args(functions[name], c.words[1:]), functions, depth + 1)
+            if len(body) == 1:
+                head, last = body[0][:-1], body[0][-1]
+                spliced += [*head, Command(last.words, last.redirects + c.redirects)]
+            elif len(pipeline) == 1 and not c.redirects:
+                result += body
+                spliced = []
+                break
+            else:
+                raise ShellSyntaxError(c.words[0].line, f"function {name}() of several"
+                                                        " commands used in a pipe or with"
+                                                        " a redirection")
+        if spliced:
+            result.append(spliced)
+    return result
+
+
 def _flush(pipelines: list[list[Command]], current: list[Command]) -> None:
     commands = [c for c in current if c.words or c.redirects]
     if commands:
@@ -168,8 +284,10 @@ class _Lexer:
                         text.append(s[self.i + 1])
                 self.i += 2
             elif c == "`" or s.startswith(("$(", "<<"), self.i):
-                raise ShellSyntaxError(self.line, "command substitution and here-documents"
-                                                  " are not supported in mksysmap")
+                what = s[self.i:].split("\n", 1)[0][:30]
+                raise ShellSyntaxError(self.line, f"`{what}`: a command substitution or"
+                                                  " here-document outside double quotes,"
+                                                  " which lldbisect does not evaluate")
             else:
                 text.append(c)
                 self.i += 1

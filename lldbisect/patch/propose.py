@@ -8,19 +8,31 @@ job can propose from a report made elsewhere — and the tree's ``RuleSet``; out
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from lldbisect.analysis.check import CheckResult
+from lldbisect.analysis.check import CheckResult, judge
 from lldbisect.analysis.convergence import Corpus, Verdict
-from lldbisect.arch import by_machine
+from lldbisect.arch import by_kernel_arch, by_machine
 from lldbisect.elf.nmlist import parse_nm_listing
+from lldbisect.elf.table import SymbolTable
 from lldbisect.errors import InputError
 from lldbisect.kernel.bre import translate
 from lldbisect.kernel.model import Filter, Rule, RuleKind, name_matches
-from lldbisect.kernel.rules import RuleSet
-from lldbisect.patch.edit import Addition, EditError, FileEdit, edit_kallsyms_c, edit_mksysmap
+from lldbisect.kernel.rules import RuleSet, Visibility
+from lldbisect.patch.edit import (
+    Addition,
+    EditError,
+    FileEdit,
+    edit_kallsyms_c,
+    edit_mksysmap,
+    sed_pattern,
+)
 from lldbisect.patch.edit import format_patch as render
 
 __all__ = ["FamilyFinding", "Finding", "Proposal", "propose"]
@@ -39,6 +51,7 @@ class FamilyFinding:
     exact_names: list[str]
     hidden_by: str | None  # "file:line" of the rule already hiding it
     shape: str = ""  # how the names are built: "__CortexA53843419_<hex>"
+    machine: str = ""  # its own ELF machine, where the finding covers several (a probe)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Finding:
     # last pass and the final link.
     changes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
     corpus: list[str] = field(default_factory=list)  # real kernels patterns were checked on
+    from_links: bool = False  # from probe or validate links, not from a kernel build
 
     @classmethod
     def from_check(cls, r: CheckResult, linker: str | None) -> Finding:
@@ -78,13 +92,20 @@ class Finding:
 
     @classmethod
     def from_json(cls, doc: object, path: str) -> Finding:
-        """A finding from a ``check --json`` or ``diff --json`` report."""
+        """A finding from a ``check``, ``diff``, ``probe`` or ``validate`` JSON report."""
         if not isinstance(doc, dict):
-            raise InputError(path, f"not a check report: the JSON is a"
+            raise InputError(path, f"not a report propose reads: the JSON is a"
                                    f" {type(doc).__name__}, not an object")
         if doc.get("schema") not in REPORT_SCHEMAS:
-            raise InputError(path, f"not a check report (schema {doc.get('schema')!r},"
-                                   f" expected one of {', '.join(REPORT_SCHEMAS)})")
+            raise InputError(path, f"not a report propose reads (schema"
+                                   f" {doc.get('schema')!r}, expected one of"
+                                   f" {', '.join(REPORT_SCHEMAS)})")
+        if doc["schema"] in LINK_SCHEMAS:
+            try:
+                return cls._from_links(doc, path)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise InputError(path, f"malformed {doc['schema']} report:"
+                                       f" {type(e).__name__} {e}") from None
         try:
             fams = [FamilyFinding(
                 RuleKind(f["kind"]), f["pattern"], f.get("label"), f["count"],
@@ -114,7 +135,55 @@ class Finding:
             raise InputError(path, f"malformed check report: {type(e).__name__} {e}") from None
 
 
-REPORT_SCHEMAS = ("lldbisect.check/1", "lldbisect.diff/1")
+    @classmethod
+    def _from_links(cls, doc: dict[str, Any], path: str) -> Finding:
+        """What a linker makes, from the links of ``probe`` (or of ``validate``'s new
+        linker): every family of every case it linked, with the case's architecture.
+        Nothing diverged here: the verdict is at-risk, and the families' visibility is
+        the target tree's to decide."""
+        if doc["schema"] == "lldbisect.validate/1":
+            linker, cases = doc["new"]["version"], [c["new"] for c in doc["cases"]
+                                                     if c.get("new")]
+        else:
+            linker, cases = doc["version"], doc["cases"]
+        merged: dict[tuple[str, str, str], FamilyFinding] = {}
+        linked = []
+        for case in cases:
+            if case["status"] != "ok":
+                continue
+            linked.append(case["case"])
+            machine = _case_machine(case["case"], case["arch"])
+            for f in case["families"]:
+                key = (f["kind"], f["pattern"], machine)
+                members = list(f["members"])
+                old = merged.get(key)
+                if old is not None:
+                    members = list(dict.fromkeys([*old.members, *members]))
+                merged[key] = FamilyFinding(
+                    RuleKind(f["kind"]), f["pattern"], f.get("label"), len(members), members,
+                    len(members), True, [], None, f.get("shape", ""), machine)
+        if not linked:
+            raise InputError(path, "no case of the report was linked: nothing it says"
+                                   " the linker makes")
+        machines = sorted({f.machine for f in merged.values()})
+        return cls(Verdict.AT_RISK, f"{linker} makes these names in far-call links",
+                   list(merged.values()), [], None, None,
+                   machines[0] if len(machines) == 1 else "", linker, True,
+                   f"lldbisect {doc['schema'].split('.')[1].split('/')[0]}: {', '.join(linked)}",
+                   [], [], from_links=True)
+
+
+def _case_machine(case: str, arch: str) -> str:
+    """The ELF machine of a probe case: ppc32 cases share ARCH=powerpc with ppc64."""
+    if case.startswith("ppc32"):
+        return "EM_PPC"
+    row = by_kernel_arch(arch)
+    return row.elf_machine if row else ""
+
+
+REPORT_SCHEMAS = ("lldbisect.check/1", "lldbisect.diff/1", "lldbisect.probe/1",
+                  "lldbisect.validate/1")
+LINK_SCHEMAS = ("lldbisect.probe/1", "lldbisect.validate/1")
 
 
 def _deciding(diffs: list[tuple[str, str, list[str], list[str]]]
@@ -148,20 +217,26 @@ def _against_corpus(f: FamilyFinding, corpus: Corpus | None) -> FamilyFinding:
     return f
 
 
-def _against_tree(f: FamilyFinding, rules: RuleSet) -> FamilyFinding:
-    """The family as the target tree sees it: its own rules decide which members
-    kallsyms sees and what hides them, whatever tree the report was made with."""
+def _members_table(names: list[str]) -> SymbolTable:
+    listing = "".join(f"{k:08x} t {n}\n" for k, n in enumerate(names))
+    return parse_nm_listing(listing, "<family>")
+
+
+def _against_tree(f: FamilyFinding, see: Callable[[SymbolTable], Visibility]
+                  ) -> FamilyFinding:
+    """The family as the target tree sees it: its own rules (``see``) decide which
+    members kallsyms sees and what hides them, whatever tree the report was made with."""
     if not f.members:
         return f
-    listing = "".join(f"{k:08x} t {n}\n" for k, n in enumerate(f.members))
-    table = parse_nm_listing(listing, "<family>")
-    vis = rules.apply(table)
+    vis = see(_members_table(f.members))
     visible = sum(vis.kallsyms_mask())
     # Members are distinct names; scale to the family's count (duplicates included).
     seen = 0 if not visible else (f.count if visible == len(f.members) else visible)
     hider = vis.family_hider(range(len(f.members)))
-    return replace(f, visible=seen,
-                   hidden_by=None if hider is None else f"{hider.file}:{hider.line}")
+    by = None if hider is None else f"{hider.file}:{hider.line}"
+    if by is None and not visible:  # hidden, by a file only the real scripts read
+        by = "the tree's own scripts"
+    return replace(f, visible=seen, hidden_by=by)
 
 
 @dataclass(frozen=True)
@@ -184,8 +259,9 @@ def _linker_word(f: FamilyFinding, linker: str | None) -> str:
 
 
 def _group(f: FamilyFinding, finding: Finding) -> str:
-    row = by_machine(finding.machine)
-    arch = row.group if row else finding.machine.lower().removeprefix("em_") or "linker"
+    machine = f.machine or finding.machine
+    row = by_machine(machine)
+    arch = row.group if row else machine.lower().removeprefix("em_") or "linker"
     word = _linker_word(f, finding.linker)
     return f"{arch} {word}".strip()
 
@@ -234,8 +310,9 @@ def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
     ``unconfirmed``: write it even when the linker-made names are known by their shape
     only (the patch message then says so). The families are judged by ``rules``, the
     target tree's own, whatever tree the finding was made with."""
+    see = judge(rules)
     finding = replace(finding, families=_distinct(
-        [_against_corpus(_against_tree(f, rules), corpus) for f in finding.families]))
+        [_against_corpus(_against_tree(f, see), corpus) for f in finding.families]))
     if corpus is not None:
         finding = replace(finding, corpus=sorted(set(finding.corpus) | set(corpus.labels)))
     if not finding.confirmed and not unconfirmed and any(f.visible for f in finding.families):
@@ -243,6 +320,11 @@ def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
                               " their names only, unconfirmed (no vmlinux.o and no vmlinux.a"
                               " to compare with); give the build with them, or pass"
                               " --unconfirmed")
+    if finding.from_links and corpus is None:
+        # No image to judge a pattern against: real kernels must say it hides nothing.
+        return Proposal(None, "no patch: the names come from probe links, with no kernel"
+                              " image to check a pattern against; fetch real kernels with"
+                              " `lldbisect corpus`, or give --corpus")
     if finding.verdict is Verdict.DIVERGED_OTHER:
         return Proposal(None, f"no patch: {finding.reason}; an ignore rule would not help")
     array_kinds = {r.kind for r in rules.rules if r.stage is Filter.KALLSYMS
@@ -263,13 +345,15 @@ def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
                                              and covered.match(a.pattern))]
         redundant = [r for r in rules.rules if r.kind is RuleKind.PREFIX
                      and covered.match(r.pattern)]
-        edits = [_edit(tree, "scripts/mksysmap", [wide])]
+        edits = [_edit(tree, "scripts/mksysmap", [wide], rules.unread)]
         if keep:
-            edits.append(_edit(tree, _target(rules), keep))
+            edits.append(_edit(tree, _target(rules), keep, rules.unread))
         additions = [wide, *keep]
     else:
         target = _target(rules)
-        edits = [_edit(tree, target, additions)]
+        edits = [_edit(tree, target, additions, rules.unread)]
+    for edit in edits:
+        _prove_unread(rules, edit, finding)
     subject, body = _message(finding, additions, redundant)
     trailers = [f"Link: {link}"] if link else []
     if signoff:
@@ -278,13 +362,49 @@ def propose(finding: Finding, rules: RuleSet, *, author: str, date: str,
     return Proposal(patch, "", additions, edits, redundant)
 
 
-def _edit(tree: Path, rel: str, additions: list[Addition]) -> FileEdit:
+def _edit(tree: Path, rel: str, additions: list[Addition], unread: tuple[str, ...] = ()
+          ) -> FileEdit:
     old = _read(tree, rel)
     try:
         new = (edit_kallsyms_c if rel.endswith(".c") else edit_mksysmap)(old, additions)
     except EditError as e:
+        cannot = [u for u in unread if u.startswith(rel)]
+        if cannot:  # say where the rule goes, since we cannot write it there
+            lines = ", ".join(f"/{sed_pattern(a)}/d" if rel == "scripts/mksysmap"
+                              else repr(a.pattern) for a in additions)
+            raise InputError(tree / rel, f"cannot place the rule ({e}): lldbisect could not"
+                                         f" read {'; '.join(cannot)}; add by hand, where"
+                                         f" the tree keeps its name patterns: {lines}"
+                             ) from None
         raise InputError(tree / rel, str(e)) from None
     return FileEdit(rel, old, new)
+
+
+def _prove_unread(rules: RuleSet, edit: FileEdit, finding: Finding) -> None:
+    """An edit to a file the model could not read is proved by the tree's own scripts,
+    run on a scratch copy holding the edit: every visible family must be hidden then.
+    Raises InputError, saying where the rule would go, when it is not."""
+    unread = [u for u in rules.unread if u.startswith(edit.path)]
+    if not unread:
+        return
+    tree = Path(rules.tree)
+    names = [n for f in finding.families if f.visible for n in f.members]
+    with tempfile.TemporaryDirectory(prefix="lldbisect-prove-") as tmp:
+        copy = Path(tmp)
+        (copy / "scripts").mkdir()
+        for rel in ("Makefile", "scripts/mksysmap", "scripts/kallsyms.c",
+                    "scripts/link-vmlinux.sh"):
+            if (tree / rel).is_file():
+                shutil.copy2(tree / rel, copy / rel)
+        (copy / edit.path).write_text(edit.new, encoding="utf-8", errors="surrogateescape")
+        vis = judge(replace(rules, tree=str(copy)))(_members_table(names))
+        left = [n for n, k in zip(names, vis.kallsyms_mask()) if k]
+    if left:
+        raise InputError(tree / edit.path, f"cannot place the rule: lldbisect could not"
+                                           f" read {'; '.join(unread)}, and its edit of"
+                                           f" {edit.path} still lets {', '.join(left[:3])}"
+                                           f" through when the tree's own scripts run;"
+                                           f" add the patterns by hand")
 
 
 def _describe(a: Addition) -> str:
@@ -325,12 +445,18 @@ def _message(finding: Finding, additions: list[Addition],
         paras.append(f"Linking vmlinux with {linker} does not converge: the symbols"
                      " kallsyms sees differ between the last link stages, so the final"
                      " System.map cannot match the last pass's list.")
+    elif finding.from_links:
+        paras.append(f"{linker} makes symbols of its own when it links far calls with"
+                     f" the kernel's link flags ({finding.evidence}), and kallsyms sees"
+                     " them: how many a vmlinux gets depends on its layout, which each"
+                     " kallsyms pass changes, so the passes of a kernel that needs them"
+                     " need not agree.")
     else:
         paras.append(f"Linking vmlinux with {linker} converges only by luck of the layout:"
                      " kallsyms sees symbols the linker makes, and another configuration"
                      " can change their number between the kallsyms passes.")
     visible = [f for f in finding.families if f.visible]
-    for f in visible:
+    for f in visible if not finding.from_links else []:
         shape = _describe(Addition(f.kind, f.pattern, ""))
         kind = f" They are {f.label}." if f.label else ""
         kind += _varying(f.shape)
@@ -349,9 +475,17 @@ def _message(finding: Finding, additions: list[Addition],
                 shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
                 paras.append(f"From {_stage_words(before)} to {_stage_words(after)},"
                              f" {len(names)} of them {did}: {shown}.")
-    nor = (", nor any symbol of " + ", ".join(finding.corpus)) if finding.corpus else ""
-    paras.append("Ignore them like the other linker-generated symbols. The new pattern"
-                 f" hides no other symbol of the image{nor}.")
+    if finding.from_links:
+        paras.append("They are " + "; ".join(
+            f"{_describe(Addition(f.kind, f.pattern, ''))} ({f.label or _group(f, finding)}"
+            f", e.g. {f.members[0]})" for f in visible) + "."
+            + "".join(_varying(f.shape) for f in visible))
+        paras.append("Ignore them like the other linker-generated symbols. The new"
+                     " patterns hide no symbol of " + ", ".join(finding.corpus) + ".")
+    else:
+        nor = (", nor any symbol of " + ", ".join(finding.corpus)) if finding.corpus else ""
+        paras.append("Ignore them like the other linker-generated symbols. The new pattern"
+                     f" hides no other symbol of the image{nor}.")
     if not finding.confirmed:
         paras.append("These symbols were told apart from the kernel's own by the shape of"
                      " their names only, without the link's inputs.")

@@ -86,7 +86,12 @@ def cross_check_json(checks: list[CrossCheck], note: str) -> dict[str, Any]:
     return {
         "ran": bool(checks), "agrees": all(c.agrees for c in checks) if checks else None,
         "how": checks[0].how if checks else None, "note": note,
-        "stages": [{"label": c.label, "agrees": c.agrees,
+        # Whose answer the verdict rests on: the model's, or the real tools' where the
+        # model disagreed or could not read a file.
+        "answer": ("real tools" if any(c.answer == "real tools" for c in checks)
+                   else "model") if checks else "model (unchecked)",
+        "unread": sorted({u for c in checks for u in c.unread}),
+        "stages": [{"label": c.label, "agrees": c.agrees, "answer": c.answer,
                     "map_model_only": c.map_model_only, "map_real_only": c.map_real_only,
                     "table_model_only": c.table_model_only,
                     "table_real_only": c.table_real_only, "table_note": c.table_note}
@@ -98,7 +103,12 @@ def cross_check_lines(checks: list[CrossCheck], note: str) -> list[str]:
     """What checking the model against the tree's own scripts showed, in a few lines."""
     if not checks:
         return [f"  checked against the tree's own scripts: {note}"]
-    if all(c.agrees for c in checks):
+    unread = [c for c in checks if c.unread]
+    if unread:
+        out = ["  checked against the tree's own scripts: the answer is theirs on all"
+               f" {len(checks)} stage(s), since the model could not read"
+               f" {'; '.join(unread[0].unread)} ({checks[0].how})"]
+    elif all(c.agrees for c in checks):
         out = [f"  checked against the tree's own scripts: the model agrees on all"
                f" {len(checks)} stage(s) ({checks[0].how})"]
     else:

@@ -30,6 +30,7 @@ def rules_json(ruleset: RuleSet, table: SymbolTable | None,
         "schema": RULES_SCHEMA, "tree": ruleset.tree, "version": ruleset.version,
         "era": ruleset.era, "kallsyms_reads_sysmap": ruleset.kallsyms_reads_sysmap,
         "rules": [rule_json(r) for r in ruleset.rules], "warnings": ruleset.warnings,
+        "unread": list(ruleset.unread),
     }
     if table is not None and visibility is not None:
         doc["symbols"] = [
@@ -44,7 +45,9 @@ def rules_json(ruleset: RuleSet, table: SymbolTable | None,
             "how": None if check is None else check.how,
             "note": note or ("" if check is None or not check.table_note
                              else f"kallsyms table not checked: {check.table_note}"),
-            "disagreement": None if check is None or check.agrees else check.describe()}
+            "answer": "model" if check is None else check.answer,
+            "disagreement": None if check is None or check.agrees else check.describe(),
+            "unread": list(ruleset.unread)}
     return doc
 
 
@@ -61,6 +64,9 @@ def rules_text(ruleset: RuleSet, table: SymbolTable | None,
                    f"{r.pattern!r}{keep}{comment}")
     for w in ruleset.warnings:
         out.append(f"warning: {w}")
+    for u in ruleset.unread:
+        out.append(f"not read by the model: {u} (its rules are missing above;"
+                   " --apply FILE answers by running the tree's own scripts)")
     if table is not None and visibility is not None:
         out.append("")
         for i in range(len(table)):

@@ -25,10 +25,14 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "rules": "every rule in pipeline order: stage, kind, pattern, file, line, comment,"
                  " source, regex, keep, warning",
         "warnings": "where the shell or sed reads a rule otherwise than meant",
+        "unread": "with --run-scripts: files the model could not read (file:line: why);"
+                  " their rules are missing from rules, and the answer is the real"
+                  " scripts'",
         "symbols": "with --apply: per symbol, name, type, in_kallsyms, in_system_map,"
                    " hidden_by (file:line)",
         "cross_check": "with --apply: the answer checked against the tree's own scripts"
-                       " (--run-scripts): ran, agrees, how, note, disagreement",
+                       " (--run-scripts): ran, agrees, how, note, answer (model or"
+                       " real tools), disagreement, unread",
     },
     "lldbisect.check/1": {
         "schema": "this name",
@@ -44,8 +48,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "failure_message": "the kernel's failure message, from --log",
         "inputs": "the files linker-made symbols were found against (empty: by shape)",
         "cross_check": "the model checked against the tree's own mksysmap and kallsyms: ran,"
-                       " agrees, how, note, stages (label, agrees, the names only one side"
-                       " keeps in System.map and in the table, table_note)",
+                       " agrees, how, note, answer (whose answer the verdict rests on:"
+                       " model, real tools, or model (unchecked)), unread (files the"
+                       " model could not read), stages (label, agrees, answer, the names"
+                       " only one side keeps in System.map and in the table, table_note)",
         "verdict": "converged, at-risk, diverged or diverged-other",
         "reason": "the verdict in a sentence",
         "culprits": "linker-made names visible to kallsyms that differ between the last"
