@@ -28,6 +28,17 @@ void ThumbV7PILongThunk::addSymbols(ThunkSection &isec) {
   addSymbol(Saver.save("__ThumbV7PILongThunk_" + destination.getName()),
             STT_FUNC, 1, isec);
 }
+
+// Which thunk a v5 call needs.
+static Thunk *addThunkArmv5(RelType reloc, Symbol &s, int64_t a) {
+  switch (reloc) {
+  case R_ARM_CALL:
+    if (config->picThunk)
+      return make<ARMV5PILongThunk>(s, a);
+    return make<ARMV5ABSLongThunk>(s, a);
+  }
+  fatal("relocation not supported for Armv5");
+}
 """
 
 # lld, ~2022: saver() became a function; the names did not change.
@@ -59,6 +70,18 @@ void ARMv5LongLdrPcThunk::addSymbols(ThunkSection &isec) {
 void ThumbV7PILongThunk::addSymbols(ThunkSection &isec) {
   addSymbol(ctx.saver.save("__ThumbV7PILongThunk_" + destination.getName()),
             STT_FUNC, 1, isec);
+}
+
+// Which thunk a v5 call needs: the same places, the classes renamed.
+static std::unique_ptr<Thunk> addThunkArmv5(Ctx &ctx, RelType reloc, Symbol &s,
+                                            int64_t a) {
+  switch (reloc) {
+  case R_ARM_CALL:
+    if (ctx.arg.picThunk)
+      return std::make_unique<ARMv4PILongBXThunk>(ctx, s, a);
+    return std::make_unique<ARMv5LongLdrPcThunk>(ctx, s, a);
+  }
+  Fatal(ctx) << "relocation " << reloc << " not supported for Armv5";
 }
 """
 

@@ -15,11 +15,21 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
+from lldbisect.analysis.cppnames import (
+    clean_source,
+    creation_sites,
+    decode_literal,
+    name_literals,
+    scope_at,
+)
+from lldbisect.errors import InputError
 from lldbisect.kernel.model import RuleKind, name_matches
 from lldbisect.kernel.rules import RuleSet
 
@@ -31,21 +41,14 @@ __all__ = [
     "observed_names",
     "patterns_in",
     "scan",
+    "scannable",
+    "tree_changes",
 ]
 
 _CPP = (".cpp", ".cc", ".cxx", ".hpp", ".inc", ".def")
 _C = (".c",)
 
-# A call whose argument builds a symbol name, in any spelling LLVM has used.
-_NAME_CALL = re.compile(
-    r"(?:\b(?:ctx\s*\.\s*)?[Ss]aver(?:\s*\(\s*\))?\s*\.\s*save|\baddSymbol"
-    r"|\baddSyntheticLocal|\bmakeDefined)\s*\(")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-# A literal joined to something else by + or << (either side), outside any call.
-_JOINED = re.compile(r'(?:(?:\+|<<)\s*(?:\w+\s*\(\s*)?"((?:[^"\\\n]|\\.)*)"'
-                     r'|"((?:[^"\\\n]|\\.)*)"\s*\)?\s*(?:\+|<<))')
-# A literal wrapped in a conversion, which joins like the literal itself.
-_WRAP_OPEN = re.compile(r"(?:\b(?:Twine|StringRef|std::string)\s*)?\(\s*$")
 _PRINTF_TARGET = re.compile(r"%(?:[-+ #0]*\d*(?:\.\d+)?)s")
 _PRINTF_OTHER = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:l|ll|h|z|j|t)?[diouxXp]")
 _NAMEISH = re.compile(r"[A-Za-z0-9_.$]+")
@@ -101,10 +104,58 @@ class ScanItem:
     was_line: int | None = None
     hidden_by: dict[str, str | None] = field(default_factory=dict)  # kernel -> rule
     observed: list[str] = field(default_factory=list)  # real names it matches
+    commit: str = ""  # in a range scan: the commit that made the change
 
 
+def scannable(path: str) -> bool:
+    """Whether ``patterns_in`` reads this file (C, C++ and their headers)."""
+    return path.endswith((*_CPP, *_C, ".h"))
+
+
+def tree_changes(old: Path, new: Path) -> list[FileChangeText]:
+    """Two source trees (lld/ELF of two releases, say) as the changes between them:
+    every scannable file that differs, added or removed. Raises InputError for a
+    path that is no directory."""
+    for d in (old, new):
+        if not d.is_dir():
+            raise InputError(d, "not a directory: --trees takes two source trees")
+
+    def files(root: Path) -> dict[str, Path]:
+        return {str(p.relative_to(root)): p for p in root.rglob("*")
+                if p.is_file() and scannable(p.name)}
+
+    def read(p: Path | None) -> str:
+        if p is None:
+            return ""
+        try:
+            return p.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise InputError(p, f"cannot read: {e.strerror}") from None
+
+    a, b = files(old), files(new)
+    out = []
+    for rel in sorted(a.keys() | b.keys()):
+        before, after = read(a.get(rel)), read(b.get(rel))
+        if before != after:
+            out.append(FileChangeText(rel if rel in a else None, rel if rel in b else None,
+                                      before, after))
+    return out
+
+
+@dataclass(frozen=True)
+class FileChangeText:
+    """One file's text before and after (a FileChange read from two trees)."""
+
+    old_path: str | None
+    new_path: str | None
+    old_text: str
+    new_text: str
+
+
+@lru_cache(maxsize=64)
 def patterns_in(path: str, text: str) -> list[Found]:
-    """Every symbol-name pattern the file's source builds."""
+    """Every symbol-name pattern the file's source builds (cached: in a range, each
+    commit's new text is the next one's old text)."""
     if path.endswith(_CPP):
         return _cpp_patterns(text)
     if path.endswith(_C):
@@ -114,124 +165,64 @@ def patterns_in(path: str, text: str) -> list[Found]:
     return []
 
 
+_POSITION_KIND = {"whole": RuleKind.EXACT, "start": RuleKind.PREFIX, "end": RuleKind.SUFFIX,
+                  "middle": RuleKind.SUBSTRING}
+
+
 def _cpp_patterns(text: str) -> list[Found]:
+    """The literals that reach a symbol-creating call, each with its place in the name
+    (cppnames reads the C++ as code)."""
     found: dict[tuple[NamePattern, int], Found] = {}
-    spans = []
-    scopes = _Scopes(text)
-    for m in _NAME_CALL.finditer(text):
-        start, end = m.end() - 1, _matching_paren(text, m.end() - 1)
-        spans.append((start, end))
-        for f in _from_expression(text, start + 1, end, scopes):
-            found.setdefault((f.pattern, f.line), f)
-    # "__X" + name outside those calls (a name built first, saved later).
-    for m in _JOINED.finditer(text):
-        if any(s <= m.start() < e for s, e in spans):
-            continue
-        for f in _from_expression(text, *_statement(text, m.start()), scopes):
-            found.setdefault((f.pattern, f.line), f)
+    code = clean_source(text)
+    for lit in name_literals(text):
+        pattern = NamePattern(_POSITION_KIND[lit.position], lit.value)
+        line = _line_of(text, lit.offset)
+        call_end = text.find(";", lit.call)
+        spelling = " ".join(text[lit.call:call_end if call_end > 0 else None].split())
+        found.setdefault((pattern, line), Found(pattern, line, scope_at(code, lit.offset),
+                                                spelling[:160]))
     return sorted(found.values(), key=lambda f: f.line)
 
 
-def _from_expression(text: str, start: int, end: int, scopes: _Scopes) -> Iterator[Found]:
-    """Patterns from one name-building expression: each literal with where it sits in
-    the concatenation (first: prefix; last: suffix; between: substring)."""
-    expr = text[start:end]
-    literals = list(_STRING.finditer(expr))
-    if not literals:
-        return
-    joined = re.search(r"\+|<<", _STRING.sub('""', expr)) is not None
-    for lit in literals:
-        value = _unescape(lit.group(1))
-        if not value or value.startswith("$") or not _NAMEISH.fullmatch(value):
-            continue
-        before = expr[:lit.start()].rstrip()
-        after = expr[lit.end():].lstrip()
-        while (m := _WRAP_OPEN.search(before)) and after.startswith(")"):
-            before, after = before[:m.start()].rstrip(), after[1:].lstrip()
-        joined_before = before.endswith(("+", "<<"))
-        joined_after = after.startswith(("+", "<<"))
-        if joined_before and not after and before.endswith("<<") and _streamed_after(
-                text, before, end):
-            kind = RuleKind.SUBSTRING  # os << hex; os << ".kind."; os << name;
-        elif joined_before and joined_after:
-            kind = RuleKind.SUBSTRING
-        elif joined_after:
-            kind = RuleKind.PREFIX
-        elif joined_before:
-            kind = RuleKind.SUFFIX
-        elif not joined:
-            kind = RuleKind.EXACT
-        else:
-            continue
-        pos = start + lit.start()
-        yield Found(NamePattern(kind, value), _line_of(text, pos), scopes.at(pos),
-                    " ".join(text[start:end].split())[:160])
-
-
-def _streamed_after(text: str, before: str, end: int) -> bool:
-    """Whether the stream this statement writes to (``os << ...;``) gets more after it,
-    before its function ends: then the literal sits inside the name."""
-    m = re.match(r"\s*(?:else\s+|if\s*\([^;]*?\)\s*)*(\w+)\s*<<", before)
-    if not m:
-        return False
-    rest = text[end:end + 400]
-    close = rest.find("\n}")
-    rest = rest if close < 0 else rest[:close]
-    return re.search(rf"\b{re.escape(m.group(1))}\s*<<", rest) is not None
-
-
 def _c_patterns(text: str) -> list[Found]:
-    """printf formats naming a stub after its target: ``__%s_veneer``, ``%08x.x.%s``."""
+    """printf formats naming a stub: after its target (``__%s_veneer``,
+    ``%08x.long_branch.%s``), or after a counter or an address alone
+    (``__vfp11_veneer_%x``, ``__erratum_835769_veneer_%d``)."""
     out = []
-    scopes = _Scopes(text)
-    for m in _STRING.finditer(text):
-        value = _unescape(m.group(1))
+    code = clean_source(text)  # a format in a comment names nothing
+    scopes = _Scopes(code)
+    for m in _STRING.finditer(code):
+        value = decode_literal(m.group(1))
         parts = _PRINTF_TARGET.split(value)
-        if len(parts) != 2:
-            continue
-        head, tail = parts
-        if _PRINTF_OTHER.search(tail) or not (head or tail):
-            continue
-        if _PRINTF_OTHER.search(head):  # "%08x.long_branch.%s": what follows the address
-            pattern = NamePattern(RuleKind.SUBSTRING, _PRINTF_OTHER.split(head)[-1])
-        elif tail:
-            pattern = NamePattern(RuleKind.SUFFIX, tail)
+        if len(parts) == 2:
+            head, tail = parts
+            if _PRINTF_OTHER.search(tail) or not (head or tail):
+                continue
+            if _PRINTF_OTHER.search(head):  # "%08x.long_branch.%s": what follows the address
+                pattern = NamePattern(RuleKind.SUBSTRING, _PRINTF_OTHER.split(head)[-1])
+            elif tail:
+                pattern = NamePattern(RuleKind.SUFFIX, tail)
+            else:
+                pattern = NamePattern(RuleKind.PREFIX, head)
+        elif len(parts) == 1 and len(others := _PRINTF_OTHER.split(value)) == 2:
+            # A name with a number in it and no target: a prefix (or a suffix) of a
+            # name that starts like a symbol.
+            head, tail = others
+            if head and not tail and head[0] in "_.":
+                pattern = NamePattern(RuleKind.PREFIX, head)
+            elif tail and not head and tail[0] in "_.@":
+                pattern = NamePattern(RuleKind.SUFFIX, tail)
+            else:
+                continue
         else:
-            pattern = NamePattern(RuleKind.PREFIX, head)
+            continue
         if len(pattern.text) < 3 or not _NAMEISH.fullmatch(pattern.text):
             continue  # a message or a path, not a symbol name
-        define = re.match(r"\s*#\s*define\s+(\w+)", _line_text(text, m.start()))
+        define = re.match(r"\s*#\s*define\s+(\w+)", _line_text(code, m.start()))
         scope = define.group(1) if define else scopes.at(m.start())
-        out.append(Found(pattern, _line_of(text, m.start()), scope,
+        out.append(Found(pattern, _line_of(code, m.start()), scope,
                          " ".join(_line_text(text, m.start()).split())[:160]))
     return out
-
-
-def _matching_paren(text: str, open_at: int) -> int:
-    depth, i, n = 0, open_at, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            m = _STRING.match(text, i)
-            i = m.end() if m else i + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        elif c == ";" and depth <= 1:
-            return i
-        i += 1
-    return n
-
-
-def _statement(text: str, pos: int) -> tuple[int, int]:
-    """The statement around ``pos``: from the previous ``;``, ``{`` or ``}`` to the next ``;``."""
-    start = max(text.rfind(c, 0, pos) for c in ";{}") + 1
-    end = text.find(";", pos)
-    return start, len(text) if end < 0 else end
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -260,12 +251,9 @@ class _Scopes:
         return self.names[k - 1] if k else ""
 
 
-def _unescape(s: str) -> str:
-    return re.sub(r"\\(.)", r"\1", s)
-
-
-def _method(scope: str) -> str:
-    return scope.rsplit("::", 1)[-1]
+def _owner(scope: str) -> str:
+    """The class a method belongs to (``ARMV5PILongThunk::addSymbols``), else the scope."""
+    return scope.rsplit("::", 1)[0] if "::" in scope else scope
 
 
 class FileChange(Protocol):
@@ -281,21 +269,35 @@ class FileChange(Protocol):
     def new_text(self) -> str: ...
 
 
-def scan(changes: Iterable[FileChange]) -> list[ScanItem]:
-    """The patterns added, removed and renamed by a commit's file changes."""
+def scan(changes: Iterable[FileChange],
+         progress: Callable[[int, str], None] | None = None) -> list[ScanItem]:
+    """The patterns added, removed and renamed by a commit's file changes;
+    ``progress(k, path)`` is told of each file as it is read."""
     items: list[ScanItem] = []
-    for change in changes:
+    for k, change in enumerate(changes, 1):
+        if progress is not None:
+            progress(k, change.new_path or change.old_path or "")
         old_path, new_path = change.old_path, change.new_path
         old_text, new_text = change.old_text, change.new_text
         path = new_path or old_path or ""
+        if old_path and new_path and _relevant(old_text) == _relevant(new_text):
+            continue  # no line a name could be built from changed: nothing to read
         before = patterns_in(old_path, old_text) if old_path else []
         after = patterns_in(new_path, new_text) if new_path else []
         had = {f.pattern for f in before}
         has = {f.pattern for f in after}
         added = _first_each(f for f in after if f.pattern not in had)
         removed = _first_each(f for f in before if f.pattern not in has)
+        cpp = path.endswith(_CPP) or path.endswith(".h")
+        pairing = cpp and bool(added) and bool(removed)  # else no site is ever asked
+        sites = (creation_sites(old_text) if pairing and old_path else {},
+                 creation_sites(new_text) if pairing and new_path else {})
+        classes: tuple[set[str], set[str]] | None = None
         for a in list(added):
-            r = _partner(a, removed)
+            r = _partner(a, removed, sites)
+            if r is None and cpp and not (sites[0] or sites[1]):  # no sites: by the class
+                classes = classes or (_classes(old_text), _classes(new_text))
+                r = _renamed_class(a, removed, added, classes)
             if r is not None:
                 removed.remove(r)
                 added.remove(a)
@@ -308,6 +310,18 @@ def scan(changes: Iterable[FileChange]) -> list[ScanItem]:
     return items
 
 
+_RELEVANT = ('"', "<<", "make", "save", "addSymbol", "addSyntheticLocal", "/*", "*/", "#",
+             "?", "%")
+
+
+def _relevant(text: str) -> list[str]:
+    """The lines a name pattern, or what comments it out, can come from: literals,
+    streams, creating calls, comment and preprocessor lines, conditionals. Two texts
+    that agree on them build the same names (a commit that changes only other code, or
+    moves these lines, changes none)."""
+    return [ln.strip() for ln in text.splitlines() if any(t in ln for t in _RELEVANT)]
+
+
 def _first_each(found: Iterable[Found]) -> list[Found]:
     seen: dict[NamePattern, Found] = {}
     for f in found:
@@ -315,18 +329,52 @@ def _first_each(found: Iterable[Found]) -> list[Found]:
     return list(seen.values())
 
 
-def _partner(added: Found, removed: list[Found]) -> Found | None:
-    """The removed pattern an added one replaced, of the same rule kind: in the same
-    function, else in a function of the same name (a class renamed with its pattern);
-    the most similar text when several qualify."""
+def _partner(added: Found, removed: list[Found],
+             sites: tuple[dict[str, set[str]], dict[str, set[str]]]) -> Found | None:
+    """The removed pattern an added one replaced, of the same rule kind, paired by the
+    thing both name: the same function or macro, else classes created at the same place
+    (the same function and condition: a thunk class renamed with its name); the most
+    similar text when several qualify. None: the added pattern is new."""
     same_kind = [r for r in removed if r.pattern.kind is added.pattern.kind and r.scope]
-    for test in (lambda r: r.scope == added.scope,
-                 lambda r: _method(r.scope) == _method(added.scope)):
+    old_sites, new_sites = sites
+
+    def same_site(r: Found) -> bool:
+        return bool(old_sites.get(_owner(r.scope), set())
+                    & new_sites.get(_owner(added.scope), set()))
+
+    for test in (lambda r: r.scope == added.scope, same_site):
         hits = [r for r in same_kind if test(r)]
         if hits:
             return max(hits, key=lambda r: difflib.SequenceMatcher(
                 None, r.pattern.text, added.pattern.text).ratio())
     return None
+
+
+def _classes(text: str) -> set[str]:
+    """The classes a C++ file defines or defines methods of."""
+    return set(re.findall(r"\b(\w+)::~?\w+\s*\(", text)) | set(
+        re.findall(r"\b(?:class|struct)\s+(\w+)", text)) | set(
+        re.findall(r"\bmake(?:_unique)?\s*<\s*(\w+)\s*>", text))
+
+
+def _renamed_class(added: Found, removed: list[Found], all_added: list[Found],
+                   classes: tuple[set[str], set[str]]) -> Found | None:
+    """A class renamed where nothing shows where it is created: the same method, the
+    old class gone and the new one new — and the only such pair, or it is no answer."""
+    old_classes, new_classes = classes
+
+    def moved(f: Found, gone: set[str]) -> bool:
+        return "::" in f.scope and _owner(f.scope) not in gone
+
+    def same(x: Found, y: Found) -> bool:
+        return x.pattern.kind is y.pattern.kind and (
+            x.scope.rsplit("::", 1)[-1] == y.scope.rsplit("::", 1)[-1])
+
+    if not moved(added, old_classes):
+        return None
+    hits = [r for r in removed if same(r, added) and moved(r, new_classes)]
+    rivals = [a for a in all_added if moved(a, old_classes) and hits and same(a, hits[0])]
+    return hits[0] if len(hits) == 1 and rivals == [added] else None
 
 
 def annotate(items: list[ScanItem], kernels: Sequence[tuple[str, RuleSet]],

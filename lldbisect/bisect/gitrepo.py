@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,9 +215,11 @@ class FileChange:
     new_text: str
 
 
-def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
+def commit_changes(path: Path, rev: str, wanted: Callable[[str], bool] | None = None
+                   ) -> tuple[CommitInfo, list[FileChange]]:
     """The commit ``rev`` of the repository at ``path`` and the files it changed against
-    its first parent, read from git's objects (the checkout is not touched).
+    its first parent, read from git's objects (the checkout is not touched); with
+    ``wanted``, only the files whose path it accepts are read.
 
     Raises InputError for a path that is no repository or an unknown revision."""
     repo = open_repo(path)
@@ -224,6 +227,70 @@ def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
         commit = repo.commit(rev)
     except (git.BadName, ValueError, git.GitCommandError):
         raise InputError(path, f"unknown revision {rev!r}") from None
+    return _changes(repo, path, commit, wanted)
+
+
+def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = None
+                  ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
+    """Each commit of ``A..B`` (oldest first) with its files, as ``commit_changes``.
+    Raises InputError for an unknown end or a range cut by a shallow clone."""
+    repo = open_repo(path)
+    old, new = spec.split("..", 1)
+    for end in (old, new):
+        try:
+            repo.commit(end or "HEAD")
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise InputError(path, f"unknown revision {end!r} in {spec!r}") from None
+    # One `git log --raw` for the whole range, and the blobs through git's persistent
+    # cat-file: a process per commit would cost more than reading it.
+    try:
+        out = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent",
+                           "--no-renames", "--raw", "--no-abbrev", "-z",
+                           "--format=%x01%H%x00%P%x00%an <%ae>%x00%cI%x00%s", spec)
+    except git.GitCommandError as e:
+        raise InputError(path, f"cannot list {spec!r}: {e.stderr.strip()}") from None
+    shallow = _shallow(repo)
+    for record in out.split("\x01")[1:]:
+        head, _, raw = record.partition("\n")
+        sha, _parents, author, date, subject = (head.split("\x00") + [""] * 5)[:5]
+        if sha in shallow:  # its parents were cut off: its diff would be the whole tree
+            raise InputError(path, f"commit {sha[:12]}'s parent is not in this (shallow?)"
+                                   " clone: `git fetch --unshallow` first")
+        fields = [f for f in raw.lstrip("\n\x00").split("\x00")]
+        changes = []
+        for k in range(0, len(fields) - 1, 2):
+            meta, file = fields[k], fields[k + 1]
+            if not meta.startswith(":"):
+                continue
+            _, _, old_sha, new_sha, _status = meta[1:].split(" ", 4)
+            if wanted is not None and not wanted(file):
+                continue
+            changes.append(FileChange(None if set(old_sha) == {"0"} else file,
+                                      None if set(new_sha) == {"0"} else file,
+                                      _object_text(repo, old_sha), _object_text(repo, new_sha)))
+        yield CommitInfo(sha, subject, author, date), changes
+
+
+def _shallow(repo: git.Repo) -> set[str]:
+    """The commits a shallow clone cut their parents from (none in a full clone)."""
+    try:
+        shallow = Path(repo.git.rev_parse("--git-path", "shallow"))
+    except git.GitCommandError:
+        return set()
+    if not shallow.is_absolute():
+        shallow = Path(repo.working_tree_dir or repo.git_dir) / shallow
+    return set(shallow.read_text().split()) if shallow.is_file() else set()
+
+
+def _object_text(repo: git.Repo, sha: str) -> str:
+    if set(sha) == {"0"}:
+        return ""
+    data: bytes = repo.odb.stream(bytes.fromhex(sha)).read()
+    return data.decode("utf-8", errors="replace")
+
+
+def _changes(repo: git.Repo, path: Path, commit: git.Commit,
+             wanted: Callable[[str], bool] | None) -> tuple[CommitInfo, list[FileChange]]:
     info = CommitInfo(commit.hexsha, str(commit.summary),
                       f"{commit.author.name} <{commit.author.email}>",
                       commit.committed_datetime.isoformat())
@@ -237,6 +304,8 @@ def commit_changes(path: Path, rev: str) -> tuple[CommitInfo, list[FileChange]]:
     diffs = commit.diff(base, R=bool(commit.parents))
     changes = []
     for d in diffs:
+        if wanted is not None and not wanted(d.b_path or d.a_path or ""):
+            continue  # a file nothing reads is never read: large commits stay fast
         changes.append(FileChange(d.a_path if d.a_blob else None,
                                   d.b_path if d.b_blob else None,
                                   _blob_text(d.a_blob), _blob_text(d.b_blob)))

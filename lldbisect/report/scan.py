@@ -18,7 +18,8 @@ def item_json(item: ScanItem) -> dict[str, Any]:
             "was": None if item.was is None else {"kind": item.was.kind.value,
                                                   "pattern": item.was.text,
                                                   "line": item.was_line},
-            "hidden_by": item.hidden_by, "observed": item.observed}
+            "hidden_by": item.hidden_by, "observed": item.observed,
+            "commit": item.commit or None}
 
 
 def scan_text(items: list[ScanItem], kernels: list[str], observed: bool) -> str:
@@ -30,7 +31,8 @@ def scan_text(items: list[ScanItem], kernels: list[str], observed: bool) -> str:
         if it.was is not None:
             what += f"   (was {it.was}, line {it.was_line})"
         lines.append(what)
-        lines.append(f"         at {it.file}:{it.line}" + (f" in {it.scope}" if it.scope else ""))
+        lines.append(f"         at {it.file}:{it.line}" + (f" in {it.scope}" if it.scope else "")
+                     + (f" (commit {it.commit[:12]})" if it.commit else ""))
         for k in kernels:
             rule = it.hidden_by.get(k)
             lines.append(f"         {k}: " + (f"hidden by {rule}" if rule else

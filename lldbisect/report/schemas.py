@@ -138,9 +138,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
     "lldbisect.scan/1": {
         "schema": "this name",
-        "commit": "the commit scanned", "subject": "its subject",
+        "commit": "the commit scanned (a range: A..B; two trees: OLD..NEW)",
+        "subject": "its subject (a range: how many commits)",
+        "commits": "the commits read: hexsha, subject (one for a single commit, none for"
+                   " two trees)",
         "kernels": "the trees whose rules were applied",
         "items": "each pattern change: change, kind, pattern, file, line, scope, spelling,"
-                 " was, hidden_by, observed",
+                 " was, hidden_by, observed, commit (the commit that made it; null for"
+                 " two trees)",
     },
 }

@@ -1,0 +1,244 @@
+"""scan-commit reads C++ and C as code: only names that reach a symbol-creating call,
+through conditionals, constants, variables and streams; comments, disabled blocks and
+ordinary strings name nothing; renames are paired by the thunk they name."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from lldbisect.analysis.commitscan import PatternChange, patterns_in, scan
+from lldbisect.bisect.gitrepo import FileChange
+from lldbisect.kernel.model import RuleKind
+from tests import lldsource
+from tests.llvmrepo import commit_history
+from tests.test_commitscan import run, scan_json
+
+P, S, X, E = RuleKind.PREFIX, RuleKind.SUBSTRING, RuleKind.SUFFIX, RuleKind.EXACT
+
+
+def _kinds(path: str, text: str) -> set[tuple[RuleKind, str]]:
+    return {(f.pattern.kind, f.pattern.text) for f in patterns_in(path, text)}
+
+
+def _changes(old: str, new: str, path: str = "lld/ELF/Thunks.cpp"
+             ) -> set[tuple[str, str, str | None]]:
+    return {(i.change.value, i.pattern.text, i.was.text if i.was else None)
+            for i in scan([FileChange(path, path, old, new)])}
+
+
+R12_OLD = """\
+void PPC64R12SetupStub::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save("__gep_setup_" + destination.getName()), STT_FUNC, 0,
+            isec);
+}
+"""
+R12_NEW = """\
+void PPC64R12SetupStub::addSymbols(ThunkSection &isec) {
+  addSymbol(ctx.saver.save((gotPlt ? "__plt_pcrel_" : "__gep_setup_") +
+                           destination.getName()),
+            STT_FUNC, 0, isec);
+}
+"""
+
+
+def test_each_branch_of_a_conditional_is_a_name() -> None:
+    assert _kinds("Thunks.cpp", R12_NEW) == {(P, "__plt_pcrel_"), (P, "__gep_setup_")}
+    assert _changes(R12_OLD, R12_NEW) == {("added", "__plt_pcrel_", None)}
+
+
+def test_names_through_constants_variables_and_streams() -> None:
+    text = """\
+#define HEX_PREFIX "__hexagon_thunk_"
+static constexpr char la25[] = "__LA25Thunk_";
+static const char *const microPrefix = "__microLA25Thunk_";
+
+void MipsThunk::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save(Twine(la25) + destination.getName()), STT_FUNC, 0, isec);
+}
+void MicroMipsThunk::addSymbols(ThunkSection &isec) {
+  StringRef name = saver().save(Twine(microPrefix) + destination.getName());
+  addSymbol(name, STT_FUNC, 0, isec);
+}
+void HexagonThunk::addSymbols(ThunkSection &isec) {
+  StringRef src = isec.name;
+  addSymbol(saver().save(HEX_PREFIX + destination.getName() + "_from_" + src),
+            STT_FUNC, 0, isec);
+}
+void PPC32PltCallStub::addSymbols(ThunkSection &isec) {
+  std::string buf;
+  raw_string_ostream os(buf);
+  os << format_hex_no_prefix(addend, 8);
+  if (!ctx.arg.isPic)
+    os << ".plt_call32.";
+  else if (addend >= 0x8000)
+    os << ".got2.plt_pic32.";
+  else
+    os << ".plt_pic32.";
+  os << destination.getName();
+  addSymbol(ctx.saver.save(buf), STT_FUNC, 0, isec);
+}
+void Thunk::addSymbol(StringRef name, uint8_t type, uint64_t value, InputSectionBase &section) {
+  Defined *d = addSyntheticLocal(ctx, name, type, value, /*size=*/0, section);
+  syms.push_back(d);
+}
+"""
+    assert _kinds("Thunks.cpp", text) == {
+        (P, "__LA25Thunk_"), (P, "__microLA25Thunk_"), (P, "__hexagon_thunk_"),
+        (S, "_from_"), (S, ".plt_call32."), (S, ".got2.plt_pic32."), (S, ".plt_pic32.")}
+
+
+def test_a_prefix_moved_into_a_constant_is_no_change() -> None:
+    old = """\
+void MipsThunk::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save("__LA25Thunk_" + destination.getName()), STT_FUNC, 0, isec);
+}
+"""
+    new = "static constexpr char la25Prefix[] = \"__LA25Thunk_\";\n" + old.replace(
+        '"__LA25Thunk_" + destination', "Twine(la25Prefix) + destination")
+    assert _changes(old, new) == set()
+
+
+def test_comments_disabled_code_and_ordinary_strings_name_nothing() -> None:
+    text = r"""
+// addSymbol(saver().save("__OldThunk_" + destination.getName()), STT_FUNC, 0, isec);
+/* addSymbol(saver().save("__BlockThunk_" + s.getName()), STT_FUNC, 0, isec); */
+#if 0
+  addSymbol(saver().save("__DeadThunk_" + s.getName()), STT_FUNC, 0, isec);
+#endif
+void f(Symbol &s, StringRef name) {
+  error("relocation " + toString(type) + " out of range: " + name);
+  InputSection *rela = make<InputSection>(saver().save(".rela" + name));
+  lld::outs() << "members\textracted\tarchive\n";
+  Symbol *tls = symtab.find("__tls_get_addr");
+  message("foo" + name);
+  addSymbol("$d", STT_NOTYPE, 0, isec);
+}
+"""
+    assert _kinds("Writer.cpp", text) == set()
+
+
+def test_escapes_are_decoded_before_anything_is_called_a_name() -> None:
+    text = 'void T::addSymbols(ThunkSection &isec) {\n' \
+           '  addSymbol(saver().save("__x\\x41Thunk_" + s.getName()), STT_FUNC, 0, isec);\n' \
+           '  addSymbol(saver().save("tab\\there_" + s.getName()), STT_FUNC, 0, isec);\n}\n'
+    assert _kinds("Thunks.cpp", text) == {(P, "__xAThunk_")}
+
+
+def test_bfd_names_with_a_counter_and_no_target() -> None:
+    text = """\
+#define VFP11_ERRATUM_VENEER_ENTRY_NAME   "__vfp11_veneer_%x"
+#define STM32L4XX_ERRATUM_VENEER_ENTRY_NAME "__stm32l4xx_veneer_%x"
+/* #define OLD_NAME "__old_veneer_%x" */
+static const char *msg = "%pB: error %d";
+"""
+    assert _kinds("bfd/elf32-arm.c", text) == {(P, "__vfp11_veneer_"),
+                                               (P, "__stm32l4xx_veneer_")}
+
+
+THUNK_CLASSES = """\
+void {a}::addSymbols(ThunkSection &isec) {{
+  addSymbol(saver().save("__{a}_" + destination.getName()), STT_FUNC, 0, isec);
+}}
+void {b}::addSymbols(ThunkSection &isec) {{
+  addSymbol(saver().save("__{b}_" + destination.getName()), STT_FUNC, 0, isec);
+}}
+static Thunk *addThunkArm(RelType reloc, Symbol &s, int64_t a) {{
+  switch (reloc) {{
+  case R_ARM_CALL:
+    if (config->picThunk)
+      return make<{a}>(s, a);
+    return make<{b}>(s, a);
+  case R_ARM_THM_CALL:
+    return make<{c}>(s, a);
+  }}
+}}
+"""
+
+
+def test_renames_are_paired_by_the_thunk_not_by_a_shared_method_name() -> None:
+    old = THUNK_CLASSES.format(a="ARMV5PILongThunk", b="ARMV5ABSLongThunk", c="X")
+    # One class renamed where it is created; another dropped and a new one added at
+    # another place: every class has addSymbols, but only the first is a rename.
+    new = THUNK_CLASSES.format(a="ARMv4PILongBXThunk", b="ARMV5ABSLongThunk", c="X")
+    assert _changes(old, new) == {("renamed", "__ARMv4PILongBXThunk_",
+                                   "__ARMV5PILongThunk_")}
+    other = THUNK_CLASSES.format(a="ARMV5PILongThunk", b="ThumbV4Thunk", c="X").replace(
+        "return make<ThumbV4Thunk>(s, a);\n  case", "return make<ARMV5ABSLongThunk>(s, a);"
+        "\n  case").replace("return make<X>(s, a);", "return make<ThumbV4Thunk>(s, a);")
+    assert _changes(old, other) == {("added", "__ThumbV4Thunk_", None),
+                                    ("removed", "__ARMV5ABSLongThunk_", None)}
+    assert {c for c, _, _ in _changes(old, new)} == {PatternChange.RENAMED.value}
+
+
+# --- release ranges and two trees -----------------------------------------------------
+
+def _history(tmp: Path) -> tuple[Path, list[str]]:
+    path = tmp / "llvm"
+    return path, commit_history(path, [
+        ("Initial", {"lld/ELF/Thunks.cpp": lldsource.THUNKS_2019, "llvm/README": "x\n"}),
+        ("[lld] Saver is now a function", {"lld/ELF/Thunks.cpp": lldsource.THUNKS_2022}),
+        ("[lld][PPC] r12 setup stub", {"lld/ELF/Thunks2.cpp": R12_OLD}),
+        ("[llvm] A big unrelated commit", {f"llvm/lib/F{k}.txt": f"{k}\n" for k in range(300)}),
+        ("[lld][ARM] v4/v5 thunks use BX", {"lld/ELF/Thunks.cpp": lldsource.THUNKS_2023}),
+        ("[lld][PPC] plt pcrel stub", {"lld/ELF/Thunks2.cpp": R12_NEW}),
+    ])
+
+
+def _items(doc: dict[str, Any]) -> set[tuple[str, str, str | None]]:
+    return {(i["change"], i["pattern"], i["was"] and i["was"]["pattern"])
+            for i in doc["items"]}
+
+
+def test_a_release_range_is_the_union_of_its_commits(tmp_path: Path) -> None:
+    path, revs = _history(tmp_path)
+    whole = scan_json(str(path), f"{revs[0]}..{revs[-1]}")
+    singles = [scan_json(str(path), r) for r in revs[1:]]
+    assert _items(whole) == set().union(*(_items(d) for d in singles))
+    assert _items(whole) == {
+        ("added", "__gep_setup_", None), ("added", "__plt_pcrel_", None),
+        ("renamed", "__ARMv4PILongBXThunk_", "__ARMV5PILongThunk_"),
+        ("renamed", "__ARMv5LongLdrPcThunk_", "__ARMv5ABSLongThunk_")}
+    assert [c["hexsha"] for c in whole["commits"]] == revs[1:]
+    by_commit = {i["pattern"]: i["commit"] for i in whole["items"]}
+    assert by_commit["__plt_pcrel_"] == revs[-1] and by_commit["__gep_setup_"] == revs[2]
+
+
+def test_two_source_trees(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root, thunks, ppc in ((old, lldsource.THUNKS_2019, R12_OLD),
+                              (new, lldsource.THUNKS_2023, R12_NEW)):
+        (root / "ELF" / "Arch").mkdir(parents=True)
+        (root / "ELF" / "Thunks.cpp").write_text(thunks)
+        (root / "ELF" / "Arch" / "PPC64.cpp").write_text(ppc)
+        (root / "ELF" / "README.md").write_text(f"{root}\n")
+    doc = scan_json("--trees", str(old), str(new))
+    assert _items(doc) == {("added", "__plt_pcrel_", None),
+                           ("renamed", "__ARMv4PILongBXThunk_", "__ARMV5PILongThunk_"),
+                           ("renamed", "__ARMv5LongLdrPcThunk_", "__ARMv5ABSLongThunk_")}
+    done = run("scan-commit", "--trees", str(old), str(tmp_path / "none"))
+    assert done.returncode == 2 and "none: not a directory" in done.stderr
+
+
+def test_a_range_cut_by_a_shallow_clone_is_one_line(tmp_path: Path) -> None:
+    path, revs = _history(tmp_path)
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{path}", str(shallow)],
+                   check=True)
+    done = run("scan-commit", str(shallow), f"{revs[0]}..HEAD")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "shallow" in done.stderr or "unknown revision" in done.stderr
+    done = run("scan-commit", str(shallow), "HEAD~1")
+    assert done.returncode == 2 and "shallow" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_class_renamed_alone_is_a_rename_but_two_are_not_guessed() -> None:
+    one = THUNK_CLASSES.split("static Thunk")[0]
+    old = one.format(a="ARMV5PILongThunk", b="ARMV5ABSLongThunk")
+    new = one.format(a="ARMv4PILongBXThunk", b="ARMV5ABSLongThunk")
+    assert _changes(old, new) == {("renamed", "__ARMv4PILongBXThunk_",
+                                   "__ARMV5PILongThunk_")}
+    # Both classes renamed, every one with addSymbols, nothing saying which is which.
+    both = one.format(a="ARMv4PILongBXThunk", b="ARMv5LongLdrPcThunk")
+    assert {c for c, _, _ in _changes(old, both)} == {"added", "removed"}
