@@ -242,3 +242,49 @@ def test_a_class_renamed_alone_is_a_rename_but_two_are_not_guessed() -> None:
     # Both classes renamed, every one with addSymbols, nothing saying which is which.
     both = one.format(a="ARMv4PILongBXThunk", b="ARMv5LongLdrPcThunk")
     assert {c for c, _, _ in _changes(old, both)} == {"added", "removed"}
+
+
+def test_debian_patches_are_cut_to_the_files_kept(tmp_path: Path) -> None:
+    """A quilt patch (package.orig/ paths) and a git one, each touching lld/ELF and
+    something else: only the lld/ELF parts are applied to the partial tree."""
+    from lldbisect.kernel.sources import _cut_patch
+
+    quilt = """Description: ours
+Index: llvm-toolchain-16_16.0.6/lld/ELF/Thunks.cpp
+===================================================================
+--- llvm-toolchain-16_16.0.6.orig/lld/ELF/Thunks.cpp
++++ llvm-toolchain-16_16.0.6/lld/ELF/Thunks.cpp
+@@ -1 +1 @@
+-old
++new
+Index: llvm-toolchain-16_16.0.6/clang/x.c
+===================================================================
+--- llvm-toolchain-16_16.0.6.orig/clang/x.c
++++ llvm-toolchain-16_16.0.6/clang/x.c
+@@ -1 +1 @@
+-a
++b
+"""
+    git_style = """diff --git a/llvm/y.c b/llvm/y.c
+--- a/llvm/y.c
++++ b/llvm/y.c
+@@ -1 +1 @@
+-a
++b
+diff --git a/lld/ELF/Writer.cpp b/lld/ELF/Writer.cpp
+--- a/lld/ELF/Writer.cpp
++++ b/lld/ELF/Writer.cpp
+@@ -1 +1 @@
+-w
++W
+"""
+    (tmp_path / "lld" / "ELF").mkdir(parents=True)
+    (tmp_path / "lld" / "ELF" / "Thunks.cpp").write_text("old\n")
+    (tmp_path / "lld" / "ELF" / "Writer.cpp").write_text("w\n")
+    for patch in (quilt, git_style):
+        cut = _cut_patch(patch, ("lld/ELF",))
+        assert "clang" not in cut and "llvm/y.c" not in cut
+        subprocess.run(["patch", "-p1", "-s", "-N", "-d", str(tmp_path)], input=cut,
+                       text=True, check=True)
+    assert (tmp_path / "lld" / "ELF" / "Thunks.cpp").read_text() == "new\n"
+    assert (tmp_path / "lld" / "ELF" / "Writer.cpp").read_text() == "W\n"

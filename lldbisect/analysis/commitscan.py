@@ -339,8 +339,14 @@ def _partner(added: Found, removed: list[Found],
     old_sites, new_sites = sites
 
     def same_site(r: Found) -> bool:
-        return bool(old_sites.get(_owner(r.scope), set())
-                    & new_sites.get(_owner(added.scope), set()))
+        was, now = old_sites.get(_owner(r.scope), set()), new_sites.get(_owner(added.scope),
+                                                                         set())
+        if was & now:
+            return True
+        # The creating function renamed too (addThunkPreArmv7 -> addThunkArmv5v6): the
+        # same relocation cases and condition still name one thunk.
+        conds = {k.split("|", 1)[1] for k in was if "case" in k.split("|", 1)[1]}
+        return any(k.split("|", 1)[1] in conds for k in now)
 
     for test in (lambda r: r.scope == added.scope, same_site):
         hits = [r for r in same_kind if test(r)]

@@ -347,6 +347,8 @@ def name_literals(text: str) -> Iterator[Literal]:
         open_at = m.end() - 1
         close = _matching(code, open_at)
         args = _split_top(code[open_at + 1:close], (",",))
+        if len(args) > 1 and re.fullmatch(r"\s*\**\w*[cC]tx\s*", args[0][1]):
+            args = args[1:]  # addSyntheticLocal(ctx, name, ...): the context comes first
         first_at, first = args[0]
         k = bisect.bisect_right(starts, m.start()) - 1
         scope = functions[k] if k >= 0 and m.start() < functions[k][1] else (0, m.start())

@@ -475,6 +475,31 @@ def kernel_source(package: str, suite: str | None, full: bool) -> None:
     click.echo(str(sources.kernel_source(package, suite, full=full)))
 
 
+@cli.command("linker-source")
+@click.argument("package")
+@click.option("--suite", metavar="NAME", help="Another Debian release to fetch from.")
+@handles_errors
+def linker_source(package: str, suite: str | None) -> None:
+    """Fetch the linker sources of Debian source package PACKAGE into the cache and print
+    their path: lld/ELF of llvm-toolchain-N, bfd of binutils (Debian's own patches to
+    them applied; only those directories are kept).
+
+    \b
+    Example:
+      lldbisect scan-commit --trees "$(lldbisect linker-source llvm-toolchain-15)" \\
+          "$(lldbisect linker-source llvm-toolchain-16)"
+    """
+    from lldbisect.kernel import sources
+
+    if package.startswith("llvm-toolchain-"):
+        sub = "lld/ELF"
+    elif package == "binutils":
+        sub = "bfd"
+    else:
+        raise InputError(None, f"{package}: expected llvm-toolchain-N or binutils")
+    click.echo(str(sources.source_subtree(package, (sub,), suite) / sub))
+
+
 def _run_step() -> click.Command:
     from lldbisect.cli.bisect import run_step
 

@@ -7,10 +7,14 @@ apt configuration in the cache, so the system's sources are never touched.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
 import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from lldbisect.cache import cache_dir
@@ -186,3 +190,140 @@ def kernel_source(package: str = "linux-source-6.1", suite: str | None = None, *
         raise ToolError(f"could not unpack {tarball.name}: {done.stderr.strip()[-200:]}")
     (root / ".complete").touch()
     return tree
+
+
+def _private_apt_src(suite: str) -> list[str]:
+    """apt options for a private configuration of ``deb-src`` lines only (the suite and
+    its security updates, where Debian ships newer LLVM releases)."""
+    root = cache_dir() / "apt" / f"{suite}-src"
+    lists = root / "lists"
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    mirror = system_mirror()
+    security = mirror.removesuffix("/debian") + "/debian-security"
+    sources = root / "sources.list"
+    sources.write_text(f"deb-src [signed-by={KEYRING}] {mirror} {suite} main\n"
+                       f"deb-src [signed-by={KEYRING}] {security} {suite}-security main\n")
+    opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
+            "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
+            "-o", "APT::Get::List-Cleanup=0"]
+    if not any(lists.glob("*Sources*")):
+        (root / "cache").mkdir(exist_ok=True)
+        _run(["apt-get", "-q", *opts, "update"], f"read the {suite} source lists")
+    return opts
+
+
+def source_subtree(package: str, subdirs: tuple[str, ...], suite: str | None = None
+                   ) -> Path:
+    """Some directories of Debian source package ``package`` (e.g. ``llvm-toolchain-16``
+    and ``lld/ELF``), unpacked in the cache with Debian's own patches to them applied;
+    the unpacked root. Only those directories are kept: the tarball is deleted after.
+    Raises ToolError when apt, tar or patch fails."""
+    opts = _private_apt_src(suite or system_suite())
+    uris = _run(["apt-get", "-q", *opts, "source", "--print-uris", package],
+                f"find the source of {package}")
+    files = re.findall(r"^'(\S+)' (\S+) (\d+) SHA256:([0-9a-f]+)", uris, re.M)
+    orig = next((f for f in files if ".orig.tar." in f[1]), None)
+    debian = next((f for f in files if ".debian.tar." in f[1]), None)
+    if orig is None:
+        raise ToolError(f"apt-get source {package} names no .orig tarball")
+    name = f"{package}_{(debian or orig)[1].split('_')[1].split('.debian')[0]}"
+    root = cache_dir() / "src" / f"{name}-{'+'.join(d.replace('/', '_') for d in subdirs)}"
+    if (root / ".complete").exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    work = root / ".download"
+    work.mkdir()
+    tarball = _fetch(orig, work, package)
+    # The tarball's top directory is named by the release: match it with a wildcard.
+    try:
+        done = subprocess.run(["tar", "-xf", str(tarball), "-C", str(root),
+                               "--strip-components=1", "--wildcards",
+                               *(f"*/{d}" for d in subdirs)],
+                              capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise ToolError("tar not found: needed to unpack Debian's sources") from None
+    if done.returncode:
+        raise ToolError(f"could not unpack {', '.join(subdirs)} from {tarball.name}:"
+                        f" {done.stderr.strip()[-200:]}")
+    note = "Debian's patches applied"
+    try:
+        debian_tar = _fetch(debian, work, package) if debian is not None else None
+    except ToolError as e:
+        debian_tar, note = None, f"Debian's patches NOT applied ({e.message})"
+    if debian_tar is not None:
+        _apply_debian_patches(debian_tar, root, subdirs)
+    shutil.rmtree(work)
+    (root / ".complete").write_text(f"{package} {name.split('_', 1)[1]}: {note}\n")
+    return root
+
+
+def _fetch(entry: tuple[str, str, str, str], work: Path, package: str) -> Path:
+    """One file apt names (uri, name, size, sha256), checked against its hash. A
+    security upload's files are sometimes only in the main archive's pool (or the
+    other way round): the same name is tried there too."""
+    uri, name, _size, sha256 = entry
+    initial = package[:4] if package.startswith("lib") else package[0]
+    pool = f"{system_mirror()}/pool/main/{initial}/{package}/{urllib.parse.quote(name)}"
+    out = work / name
+    tried = []
+    for url in dict.fromkeys([uri, pool]):
+        try:
+            digest = hashlib.sha256()
+            with urllib.request.urlopen(url, timeout=60) as r, out.open("wb") as f:
+                while chunk := r.read(1 << 20):
+                    digest.update(chunk)
+                    f.write(chunk)
+        except (OSError, urllib.error.URLError) as e:
+            tried.append(f"{url}: {getattr(e, 'code', None) or e}")
+            continue
+        if digest.hexdigest() == sha256:
+            return out
+        tried.append(f"{url}: SHA256 mismatch")
+    raise ToolError(f"could not download {name}: " + "; ".join(tried))
+
+
+def _apply_debian_patches(debian_tar: Path, root: Path, subdirs: tuple[str, ...]) -> None:
+    """Debian's patches (debian/patches/series), each cut to the files under
+    ``subdirs``, applied to ``root``: what Debian really builds."""
+    with tarfile.open(debian_tar) as tar:
+        def text(member: str) -> str:
+            f = tar.extractfile(member)
+            return f.read().decode("utf-8", "replace") if f else ""
+
+        names = set(tar.getnames())
+        if "debian/patches/series" not in names:
+            return
+        for line in text("debian/patches/series").splitlines():
+            entry = line.split("#", 1)[0].split()
+            if not entry or f"debian/patches/{entry[0]}" not in names:
+                continue
+            cut = _cut_patch(text(f"debian/patches/{entry[0]}"), subdirs)
+            if not cut:
+                continue
+            try:
+                done = subprocess.run(["patch", "-p1", "-s", "-N", "-d", str(root)],
+                                      input=cut, capture_output=True, text=True, check=False)
+            except FileNotFoundError:
+                raise ToolError("patch not found: needed to apply Debian's patches to"
+                                f" {'/'.join(subdirs)}") from None
+            if done.returncode:
+                raise ToolError(f"Debian's patch {entry[0]} does not apply to"
+                                f" {'/'.join(subdirs)}: {done.stdout.strip()[-200:]}")
+
+
+def _cut_patch(patch: str, subdirs: tuple[str, ...]) -> str:
+    """The parts of a unified diff whose files lie under ``subdirs``."""
+    out = []
+    for chunk in re.split(r"(?m)^(?=--- )", patch):
+        m = re.match(r"--- (\S+)\s*[^\n]*\n\+\+\+ (\S+)", chunk)
+        if m is None:
+            continue
+        # -p1: the first component (a/, or quilt's package.orig/) goes.
+        path = m.group(2) if m.group(1) == "/dev/null" else m.group(1)
+        rel = path.split("/", 1)[1] if "/" in path else path
+        if any(rel.startswith(d + "/") for d in subdirs):
+            # Up to the next file's header lines (Index:, diff, ===), which patch skips.
+            out.append(re.split(r"(?m)^(?:Index: |diff |={10,})", chunk, maxsplit=1)[0])
+    return "".join(out)
