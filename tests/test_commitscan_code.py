@@ -288,3 +288,60 @@ diff --git a/lld/ELF/Writer.cpp b/lld/ELF/Writer.cpp
                        text=True, check=True)
     assert (tmp_path / "lld" / "ELF" / "Thunks.cpp").read_text() == "new\n"
     assert (tmp_path / "lld" / "ELF" / "Writer.cpp").read_text() == "W\n"
+
+
+def test_a_file_renamed_in_a_range_changes_no_name(tmp_path: Path) -> None:
+    path, revs = _history(tmp_path)
+    git = ["git", "-C", str(path), "-c", "user.name=T", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "mv", "lld/ELF/Thunks.cpp", "lld/ELF/ThunksARM.cpp"], check=True)
+    subprocess.run([*git, "commit", "-qm", "[lld] split Thunks.cpp"], check=True)
+    assert _items(scan_json(str(path), "HEAD")) == set()
+    assert _items(scan_json(str(path), f"{revs[-1]}..HEAD")) == set()
+    whole = _items(scan_json(str(path), f"{revs[0]}..HEAD"))
+    assert whole == _items(scan_json(str(path), f"{revs[0]}..{revs[-1]}"))
+
+
+def test_a_change_on_a_line_without_a_literal_is_still_read() -> None:
+    """The quick path skips only what cannot build a name: a line of a creating
+    function without a literal can (a prefix becomes exact, another constant is used)."""
+    old = ('static constexpr char kA[] = "__A_";\nstatic constexpr char kB[] = "__B_";\n'
+           "void T::addSymbols(ThunkSection &isec) {\n  StringRef p = kA;\n"
+           '  addSymbol(saver().save(Twine("__X_")\n                         ),\n'
+           "            STT_FUNC, 0, isec);\n"
+           "  addSymbol(saver().save(Twine(p) + destination.getName()), STT_FUNC, 0, isec);\n}\n")
+    new = old.replace("StringRef p = kA;", "StringRef p = kB;").replace(
+        "                         ),", "                         + destination.getName()),")
+    # The exact name __X_ became the prefix __X_ (two kinds: removed and added); the
+    # constant's change is a rename in the same function.
+    assert _changes(old, new) == {("renamed", "__B_", "__A_"), ("added", "__X_", None),
+                                  ("removed", "__X_", None)}
+    kinds = {(f.pattern.kind, f.pattern.text) for f in patterns_in("Thunks.cpp", new)}
+    assert (P, "__X_") in kinds and (P, "__B_") in kinds
+
+
+def test_alternatives_joined_to_a_literal_constants_by_scope_and_preprocessor() -> None:
+    text = """\
+static const char *prefix = "__global_";
+void A::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save((thumb ? "__Thumb" : "__ARM") + std::string("v7Long_") +
+                         destination.getName()), STT_FUNC, 0, isec);
+  char c = x ? '?' : ':';
+}
+void B::addSymbols(ThunkSection &isec) {
+  const char *prefix = "__local_";
+  addSymbol(saver().save(Twine(prefix) + destination.getName()), STT_FUNC, 0, isec);
+}
+void C::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save(Twine(prefix) + destination.getName()), STT_FUNC, 0, isec);
+#if 1
+  addSymbol(saver().save("__on_" + destination.getName()), STT_FUNC, 0, isec);
+#else
+  addSymbol(saver().save("__off_" + destination.getName()), STT_FUNC, 0, isec);
+#endif
+}
+"""
+    assert _kinds("Thunks.cpp", text) == {
+        (P, "__Thumbv7Long_"), (P, "__ARMv7Long_"),  # each branch joined to what follows
+        (P, "__local_"),  # B's own variable
+        (P, "__global_"),  # C sees the file's constant
+        (P, "__on_")}  # the #else of #if 1 is dropped

@@ -15,13 +15,44 @@ TREES = Path(__file__).parent / "fixtures" / "trees"
 
 
 @pytest.mark.parametrize("shebang", ["#!/usr/bin/env -S sed -f", "#!/usr/bin/sed -f",
-                                     "#!/bin/sed -nf"])
+                                     "#!/bin/sed -f"])
 def test_any_interpreter_line_that_runs_sed_on_the_file(tmp_path: Path, shebang: str) -> None:
     tree = _tree(tmp_path, "f4-m3")
     script = tree / "scripts" / "mksysmap"
     lines = script.read_text().split("\n")
     script.write_text("\n".join([shebang, *lines[1:]]))
     assert load_rules(tree).rules == load_rules(TREES / "f4-m3").rules
+
+
+def test_sed_options_the_reader_does_not_model_are_refused(tmp_path: Path) -> None:
+    """`sed -n` prints only what `p` asks for (a /d-only program prints nothing), -E
+    reads EREs: never read as the plain /d program they are not."""
+    for shebang in ("#!/bin/sed -nf", "#!/usr/bin/env -S sed -E -f"):
+        tree = _tree(tmp_path / shebang.split()[-2].strip("-"), "f4-m3")
+        script = tree / "scripts" / "mksysmap"
+        lines = script.read_text().split("\n")
+        script.write_text("\n".join([shebang, *lines[1:]]))
+        with pytest.raises(RulesError, match=r"mksysmap:1: sed option -\w+ on the"):
+            load_rules(tree)
+        assert load_rules(tree, partial=True).unread
+
+
+_PIPE = '${NM} -n ${1} | sed >${2} -e "'
+
+
+@pytest.mark.parametrize(("change", "to"), [
+    (_PIPE, 'if [ -n "$3" ]; then :; fi\n' + _PIPE),
+    (_PIPE, "exit 0\n" + _PIPE),
+    (_PIPE, _PIPE.replace("-e", "-E -e")),
+    ("/ __crc_/d", "/ $CRC/d"),
+])
+def test_control_flow_variables_and_sed_options_are_left_to_the_shell(
+        tmp_path: Path, change: str, to: str) -> None:
+    tree = _tree(tmp_path, "f4-m2-kallsyms-object")
+    _edit(tree / "scripts" / "mksysmap", change, to)
+    with pytest.raises(RulesError, match=r"mksysmap:\d+: .*(control flow|variable|option)"):
+        load_rules(tree)
+    assert load_rules(tree, partial=True).unread
 
 
 def test_a_version_that_is_no_number_is_refused(tmp_path: Path) -> None:

@@ -128,3 +128,34 @@ def test_an_edit_to_an_unread_mksysmap_is_proved_by_running_it(tmp_path: Path) -
     assert rules.unread
     proposal = propose(finding(ARMV4), rules, author="A <a@b>", date="now")
     assert proposal.patch is not None and "+/ __ARMv4PILongBXThunk_/d" in proposal.patch
+
+
+def test_an_edit_that_breaks_the_script_is_not_proved(tmp_path: Path) -> None:
+    """A patched script that no longer runs writes an empty System.map, which would
+    'hide' every family: an ordinary function kept visible is the proof's control."""
+    from lldbisect.patch.edit import FileEdit
+    from lldbisect.patch.propose import _prove_unread
+
+    tree = _tree(tmp_path, "f4-m2-kallsyms-object")
+    script = tree / "scripts" / "mksysmap"
+    line = next(ln for ln in script.read_text().splitlines() if ln.startswith("$(if"))
+    _edit(script, line, "`" + line[2:-1].replace("\\", "\\\\") + "`")
+    rules = load_rules(tree, partial=True)
+    empty = FileEdit("scripts/mksysmap", script.read_text(), '#!/bin/sh\n: > "$2"\n')
+    with pytest.raises(InputError, match="hides even an ordinary function"):
+        _prove_unread(rules, empty, finding(ARMV4))
+    failing = FileEdit("scripts/mksysmap", script.read_text(), "#!/bin/sh\nexit 3\n")
+    with pytest.raises(InputError, match=r"the tree's own scripts do not run .*exited 3"):
+        _prove_unread(rules, failing, finding(ARMV4))
+
+
+def test_a_function_given_the_scripts_own_arguments(tmp_path: Path) -> None:
+    """`f "$@"` passes the script's arguments: $# and $3 inside are the script's, so the
+    6.4-6.9 kallsyms-object line still drops the object's names, as the real sh does."""
+    copy = _tree(tmp_path, "vendor-functions")
+    _edit(copy / "scripts" / "mksysmap", "| filter_names >${2}", '| filter_names "$@" >${2}')
+    assert "kallsyms_names" in _exact(copy)
+    _agree(copy, SYMBOLS)
+    _edit(copy / "scripts" / "mksysmap", '"$@"', '"$@" extra')
+    with pytest.raises(RulesError, match=r'called with "\$@" among other'):
+        load_rules(copy)

@@ -56,10 +56,16 @@ def test_a_wrong_make_argument_is_stopped_and_undone(tiny_ppc: Path) -> None:
     """The integrated assembler instead of GNU as is another configuration: make would
     reconfigure; it is stopped and the build is as it was."""
     before = _state(tiny_ppc)
+    # Their times too: a configuration file newer than the objects would make the next
+    # make recompile everything that includes it (the next relink would be refused).
+    config = [tiny_ppc / r for r in (".config", "include/config/auto.conf",
+                                     "include/generated/autoconf.h")]
+    times = [p.stat().st_mtime_ns for p in config]
     done = _run_step(tiny_ppc, "--ld", "ld.lld-16", "--make-arg", "LLVM_IAS=1")
     assert done.returncode >= 128, done.stderr[-2000:]
     assert "relinking would" in done.stderr
     assert _state(tiny_ppc) == before
+    assert [p.stat().st_mtime_ns for p in config] == times
 
 
 def test_hunt_with_no_make_arguments(tiny_ppc: Path) -> None:

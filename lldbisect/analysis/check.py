@@ -202,6 +202,12 @@ def load_judged_rules(tree: Path | str, run_scripts: bool) -> RuleSet:
         raise RulesError(e.path or str(tree), e.line, e.detail + hint) from None
 
 
+def _no_answer(rules: RuleSet, e: ToolError) -> RulesError:
+    return RulesError(rules.tree, None, f"the model could not read {'; '.join(rules.unread)},"
+                                        f" and the tree's own scripts could not run"
+                                        f" ({e.message}): no answer")
+
+
 def judge(rules: RuleSet) -> Callable[[SymbolTable], Visibility]:
     """What the tree hides of a table: the model's answer where it read every file,
     else the tree's own scripts' (run, as ``verify_stages`` runs them)."""
@@ -214,10 +220,7 @@ def judge(rules: RuleSet) -> Callable[[SymbolTable], Visibility]:
         try:
             return cross_check("names", rules.apply(table), tools)[1]
         except ToolError as e:
-            raise RulesError(rules.tree, None, f"the model could not read"
-                                               f" {'; '.join(rules.unread)}, and the"
-                                               f" tree's own scripts could not run"
-                                               f" ({e.message}): no answer") from None
+            raise _no_answer(rules, e) from None
     return real
 
 
@@ -237,10 +240,7 @@ def verify_stages(stages: list[StageSymbols], rules: RuleSet, tree: Path
             out.append(s if vis is s.visibility else replace(s, visibility=vis))
     except ToolError as e:
         if rules.unread:  # no model answer to fall back on
-            raise RulesError(rules.tree, None, f"the model could not read"
-                                               f" {'; '.join(rules.unread)}, and the"
-                                               f" tree's own scripts could not run"
-                                               f" ({e.message}): no answer") from None
+            raise _no_answer(rules, e) from None
         return stages, [], f"the tree's own scripts could not run ({e.message}): the" \
                            " model's answer is used, unchecked"
     return out, checks, ""

@@ -28,6 +28,7 @@ from lldbisect.analysis.cppnames import (
     decode_literal,
     name_literals,
     scope_at,
+    sink_functions,
 )
 from lldbisect.errors import InputError
 from lldbisect.kernel.model import RuleKind, name_matches
@@ -52,8 +53,11 @@ _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _PRINTF_TARGET = re.compile(r"%(?:[-+ #0]*\d*(?:\.\d+)?)s")
 _PRINTF_OTHER = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:l|ll|h|z|j|t)?[diouxXp]")
 _NAMEISH = re.compile(r"[A-Za-z0-9_.$]+")
-_FUNCTION = re.compile(r"^[A-Za-z_][\w:<>,*&\s~]*?\b((?:\w+::)*~?\w+)\s*\([^;]*$", re.M)
-_CLASS = re.compile(r"^\s*(?:class|struct)\s+(\w+)", re.M)
+# Within one line ([ \t], never \s): a pattern that crosses newlines goes quadratic on
+# the long blank runs a removed comment leaves.
+_FUNCTION = re.compile(r"^[A-Za-z_][\w:<>,*& \t~]*?\b((?:\w+::)*~?\w+)[ \t]*\([^;]*$",
+                       re.M)
+_CLASS = re.compile(r"^[ \t]*(?:class|struct)[ \t]+(\w+)", re.M)
 
 
 class PatternChange(StrEnum):
@@ -179,7 +183,8 @@ def _cpp_patterns(text: str) -> list[Found]:
         line = _line_of(text, lit.offset)
         call_end = text.find(";", lit.call)
         spelling = " ".join(text[lit.call:call_end if call_end > 0 else None].split())
-        found.setdefault((pattern, line), Found(pattern, line, scope_at(code, lit.offset),
+        # The scope is the creating call's: a constant's literal sits outside any function.
+        found.setdefault((pattern, line), Found(pattern, line, scope_at(code, lit.call),
                                                 spelling[:160]))
     return sorted(found.values(), key=lambda f: f.line)
 
@@ -280,8 +285,9 @@ def scan(changes: Iterable[FileChange],
         old_path, new_path = change.old_path, change.new_path
         old_text, new_text = change.old_text, change.new_text
         path = new_path or old_path or ""
-        if old_path and new_path and _relevant(old_text) == _relevant(new_text):
-            continue  # no line a name could be built from changed: nothing to read
+        quick = path.endswith((*_CPP, ".h"))
+        if old_path and new_path and _relevant(old_text, quick) == _relevant(new_text, quick):
+            continue  # nothing a name could be built from changed: nothing to read
         before = patterns_in(old_path, old_text) if old_path else []
         after = patterns_in(new_path, new_text) if new_path else []
         had = {f.pattern for f in before}
@@ -310,16 +316,20 @@ def scan(changes: Iterable[FileChange],
     return items
 
 
-_RELEVANT = ('"', "<<", "make", "save", "addSymbol", "addSyntheticLocal", "/*", "*/", "#",
-             "?", "%")
+_RELEVANT = re.compile(r'^[^\n]*(?:"|/\*|\*/|#|const|define)[^\n]*', re.M)
 
 
-def _relevant(text: str) -> list[str]:
-    """The lines a name pattern, or what comments it out, can come from: literals,
-    streams, creating calls, comment and preprocessor lines, conditionals. Two texts
-    that agree on them build the same names (a commit that changes only other code, or
-    moves these lines, changes none)."""
-    return [ln.strip() for ln in text.splitlines() if any(t in ln for t in _RELEVANT)]
+def _relevant(text: str, cpp: bool) -> list[str]:
+    """What a name pattern can come from: lines with literals, constants, comment
+    delimiters and preprocessor lines, and (C++) the whole of every function that
+    creates a symbol, where its variables and streams live. Two texts that agree on
+    them build the same names; a commit that changes only other code changes none."""
+    out = [ln.strip() for ln in _RELEVANT.findall(text)]
+    if cpp:
+        code = clean_source(text)
+        for start, end in sink_functions(code):
+            out.append(" ".join(code[start:end].split()))
+    return out
 
 
 def _first_each(found: Iterable[Found]) -> list[Found]:

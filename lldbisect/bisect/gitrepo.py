@@ -245,7 +245,7 @@ def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = 
     # cat-file: a process per commit would cost more than reading it.
     try:
         out = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent",
-                           "--no-renames", "--raw", "--no-abbrev", "-z",
+                           "-M", "--raw", "--no-abbrev", "-z",
                            "--format=%x01%H%x00%P%x00%an <%ae>%x00%cI%x00%s", spec)
     except git.GitCommandError as e:
         raise InputError(path, f"cannot list {spec!r}: {e.stderr.strip()}") from None
@@ -256,17 +256,23 @@ def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = 
         if sha in shallow:  # its parents were cut off: its diff would be the whole tree
             raise InputError(path, f"commit {sha[:12]}'s parent is not in this (shallow?)"
                                    " clone: `git fetch --unshallow` first")
-        fields = [f for f in raw.lstrip("\n\x00").split("\x00")]
+        fields = raw.lstrip("\n\x00").split("\x00")
         changes = []
-        for k in range(0, len(fields) - 1, 2):
-            meta, file = fields[k], fields[k + 1]
+        k = 0
+        while k < len(fields) - 1:
+            meta = fields[k]
             if not meta.startswith(":"):
+                k += 1
                 continue
-            _, _, old_sha, new_sha, _status = meta[1:].split(" ", 4)
-            if wanted is not None and not wanted(file):
+            _, _, old_sha, new_sha, status = meta[1:].split(" ", 4)
+            # A rename or copy names two paths (-M), as a single commit's diff does.
+            two = status[:1] in ("R", "C")
+            old_file, new_file = fields[k + 1], fields[k + 2] if two else fields[k + 1]
+            k += 3 if two else 2
+            if wanted is not None and not (wanted(new_file) or wanted(old_file)):
                 continue
-            changes.append(FileChange(None if set(old_sha) == {"0"} else file,
-                                      None if set(new_sha) == {"0"} else file,
+            changes.append(FileChange(None if set(old_sha) == {"0"} else old_file,
+                                      None if set(new_sha) == {"0"} else new_file,
                                       _object_text(repo, old_sha), _object_text(repo, new_sha)))
         yield CommitInfo(sha, subject, author, date), changes
 

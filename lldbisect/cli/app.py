@@ -383,6 +383,10 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     kallsyms.c array (up to 6.3) or `/ pattern/d` lines in mksysmap (6.4+), in the
     group of their architecture and linker, escaped as that file needs.
 
+    --from reads a check, diff, probe or validate --json report (for probe and
+    validate: every family the linker made that --kernel does not hide yet, proved
+    against real kernels: --corpus or the cached ones).
+
     Exit statuses: 0 a patch was written; 1 no patch (converged, already hidden, or
     diverged-other: the reason is printed); 2 bad input; 3 a tool failed.
 
@@ -497,7 +501,11 @@ def linker_source(package: str, suite: str | None) -> None:
         sub = "bfd"
     else:
         raise InputError(None, f"{package}: expected llvm-toolchain-N or binutils")
-    click.echo(str(sources.source_subtree(package, (sub,), suite) / sub))
+    root = sources.source_subtree(package, (sub,), suite)
+    note = (root / ".complete").read_text().strip()
+    if "NOT applied" in note:
+        click.echo(f"lldbisect: {note}", err=True)
+    click.echo(str(root / sub))
 
 
 def _run_step() -> click.Command:

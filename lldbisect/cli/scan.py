@@ -99,6 +99,9 @@ def scan_commit(repo: Path | None, rev: str | None, trees: tuple[Path, Path] | N
     if trees:
         label, subject = f"{trees[0]}..{trees[1]}", "two source trees"
         items = scan(tree_changes(*trees), progress(label))
+    elif rev is not None and "..." in rev:
+        raise click.UsageError(f"{rev}: a symmetric difference (A...B) has no order to"
+                               " scan in; give A..B")
     elif rev is not None and ".." in rev:
         assert repo is not None
         for k, (info, changes) in enumerate(range_changes(repo, rev, scannable), 1):

@@ -61,12 +61,18 @@ def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rul
     object given as ``$3``."""
     check_conflict_markers(text, path)
     first = text.split("\n", 1)[0]
-    if sed_flags(first) is not None:
+    flags = sed_flags(first)
+    if flags is not None:
+        other = [f for f in flags if f.strip("-f")]
+        if other:  # -n prints nothing unasked, -E/-r read EREs: not what the reader models
+            raise RulesError(path, 1, f"sed option {' '.join(other)} on the interpreter line"
+                                      " is not modelled")
         return _sed_program(text, path, 1, pure_file=True)
     try:
         pipelines = inline_functions(parse_pipelines(text))
     except ShellSyntaxError as e:
         raise RulesError(path, e.line, str(e)) from None
+    _no_control_flow(pipelines, path)
     nm_pipes = [p for p in pipelines if any(_is_nm(c) for c in p)]
     if not nm_pipes:
         raise RulesError(path, None, "no `$NM -n` pipeline: expected `$NM -n $1 | grep -v`"
@@ -86,6 +92,61 @@ def parse_mksysmap(text: str, path: str, labels: Sequence[str] = ()) -> list[Rul
             f"the `$NM` pipeline at line {lines} also writes $2, but a later command"
             " writes it again: the shell keeps only the last, so its rules do not apply"))
     return rules
+
+
+# Words that make the shell choose or repeat: which commands run is then not the file's
+# order, which is all the reader models.
+_CONTROL = {"if", "then", "else", "elif", "fi", "case", "esac", "while", "until", "for",
+            "do", "done", "exit", "return", "shift", "break", "continue", "exec", "eval",
+            "source", ".", "trap"}
+
+
+def _no_control_flow(pipelines: list[list[Command]], path: str) -> None:
+    """RulesError for control flow (``if``, ``exit``, loops) and for filters whose
+    patterns the shell expands from variables: the file is then left to the real shell."""
+    for pipeline in pipelines:
+        for command in pipeline:
+            if command.words and command.words[0].text in _CONTROL:
+                word = command.words[0]
+                raise RulesError(path, word.line, f"`{word.text}`: shell control flow, which"
+                                                  " lldbisect does not model")
+            if command.words and command.words[0].text.rsplit("/", 1)[-1] in (
+                    "grep", "egrep", "sed"):
+                for word in command.words[1:]:
+                    name = _expansion(word.raw)
+                    if name is not None:
+                        raise RulesError(path, word.line, f"`{name}` in a pattern: a shell"
+                                                          " variable lldbisect does not"
+                                                          " expand")
+
+
+def _expansion(raw: str) -> str | None:
+    """The first ``$NAME`` or ``${NAME}`` the shell expands in a word's source (not in
+    single quotes, not escaped, not positional, not a ``$(...)``), if any."""
+    quote, i = "", 0
+    while i < len(raw):
+        c = raw[i]
+        if quote == "'":
+            quote = "" if c == "'" else quote
+        elif c == "\\":
+            i += 1
+        elif c == "'" and not quote:
+            quote = "'"
+        elif c == '"':
+            quote = "" if quote == '"' else '"'
+        elif raw.startswith("$(", i):  # a substitution: read by the program's reader
+            depth = 0
+            while i < len(raw):
+                depth += {"(": 1, ")": -1}.get(raw[i], 0)
+                if depth == 0 and raw[i] == ")":
+                    break
+                i += 1
+        elif c == "$":
+            m = re.match(r"\$(\{[A-Za-z_]\w*[^}]*\}|[A-Za-z_]\w*)", raw[i:])
+            if m:
+                return m.group()
+        i += 1
+    return None
 
 
 def _output(pipeline: list[Command]) -> str | None:
@@ -251,6 +312,9 @@ def _sed_command(command: Command, path: str, labels: Sequence[str]) -> list[Rul
         if a in ("-n", "--quiet", "--silent"):
             raise RulesError(path, args[i].line, "sed -n prints nothing by default: expected"
                                                  " /pattern/d commands")
+        if a.startswith("-") and not a.startswith(("-e", "--expression")) and a != "-":
+            raise RulesError(path, args[i].line, f"sed option {a} is not modelled (only -e"
+                                                 " programs of /pattern/d lines)")
         if not a.startswith("-") and not scripts:
             scripts.append(args[i])
         i += 1

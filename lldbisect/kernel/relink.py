@@ -120,6 +120,7 @@ class KernelRelinker:
         self.timeout = timeout
         self.progress = progress
         self.inferred = ""  # what of make_args was read from the build, said once
+        self._times: dict[str, int] = {}  # the kept configuration's file times
         self.builds = builds
 
     @classmethod
@@ -168,6 +169,7 @@ class KernelRelinker:
         if self.progress is not None:
             self.progress(f"relinking {self.build_dir} with {env.get('LLDBISECT_RELINK_LD', ld)}")
         kept = _configuration(self.build_dir)
+        self._times = _times(self.build_dir, kept)
         small = _small_files(self.build_dir)
         (self.build_dir / "vmlinux").unlink(missing_ok=True)
         start = time.monotonic()
@@ -245,11 +247,19 @@ class KernelRelinker:
         now = _configuration(self.build_dir)
         for rel in now.keys() - kept.keys():
             (self.build_dir / rel).unlink(missing_ok=True)
+        times = self._times
         for rel, data in kept.items():
+            path = self.build_dir / rel
             if now.get(rel) != data:
-                path = self.build_dir / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
+            # Its time too: a configuration file newer than the objects would make the
+            # next make recompile everything that includes it.
+            when = times.get(rel)
+            if when is not None:
+                with contextlib.suppress(OSError):
+                    if path.stat().st_mtime_ns != when:
+                        os.utime(path, ns=(when, when))
 
 
 _SMALL = 1 << 20  # the link's products are larger; the build's own small files are not
@@ -276,6 +286,15 @@ def _essential(build_dir: Path) -> dict[str, bytes | None]:
             out[rel] = (build_dir / rel).read_bytes()
         except OSError:
             out[rel] = None
+    return out
+
+
+def _times(build_dir: Path, files: dict[str, bytes]) -> dict[str, int]:
+    """Each kept configuration file's modification time, by path."""
+    out: dict[str, int] = {}
+    for rel in files:
+        with contextlib.suppress(OSError):
+            out[rel] = (build_dir / rel).stat().st_mtime_ns
     return out
 
 

@@ -128,7 +128,15 @@ def _definition(pipeline: list[Command]) -> tuple[str, list[Word]] | None:
 
 
 def _call_args(body: list[list[Command]], args: list[Word]) -> list[list[Command]]:
-    """The body with ``$1``-``$9`` as the call passes them (the function's own)."""
+    """The body with ``$1``-``$9`` as the call passes them (the function's own); a call
+    with ``"$@"`` alone passes the script's own, which stay as they are."""
+    texts = [a.text for a in args]
+    if texts in (["$@"], ["$*"]):
+        return body
+    if "$@" in texts or "$*" in texts or any("$@" in t or "$*" in t for t in texts):
+        where = args[0].line
+        raise ShellSyntaxError(where, "a function called with \"$@\" among other"
+                                      " arguments, which lldbisect does not model")
     def sub(w: Word) -> Word:
         def one(m: re.Match[str]) -> str:
             if (m.group(1) or m.group(2)) == "#":
@@ -284,7 +292,11 @@ class _Lexer:
                         text.append(s[self.i + 1])
                 self.i += 2
             elif c == "`" or s.startswith(("$(", "<<"), self.i):
-                what = s[self.i:].split("\n", 1)[0][:30]
+                if s.startswith("$(", self.i):
+                    what = s[self.i:_substitution_end(s, self.i + 2, self.line) + 1]
+                else:
+                    what = s[self.i:].split("\n", 1)[0]
+                what = what if len(what) <= 60 else what[:57] + "..."
                 raise ShellSyntaxError(self.line, f"`{what}`: a command substitution or"
                                                   " here-document outside double quotes,"
                                                   " which lldbisect does not evaluate")

@@ -21,7 +21,7 @@ from lldbisect.analysis.convergence import Corpus, Verdict
 from lldbisect.arch import by_kernel_arch, by_machine
 from lldbisect.elf.nmlist import parse_nm_listing
 from lldbisect.elf.table import SymbolTable
-from lldbisect.errors import InputError
+from lldbisect.errors import InputError, RulesError
 from lldbisect.kernel.bre import translate
 from lldbisect.kernel.model import Filter, Rule, RuleKind, name_matches
 from lldbisect.kernel.rules import RuleSet, Visibility
@@ -389,16 +389,31 @@ def _prove_unread(rules: RuleSet, edit: FileEdit, finding: Finding) -> None:
         return
     tree = Path(rules.tree)
     names = [n for f in finding.families if f.visible for n in f.members]
+    # An ordinary function that must stay visible: a script that fails and writes an
+    # empty System.map would otherwise "hide" every family.
+    sentinel = "lldbisect_ordinary_function"
     with tempfile.TemporaryDirectory(prefix="lldbisect-prove-") as tmp:
         copy = Path(tmp)
         (copy / "scripts").mkdir()
-        for rel in ("Makefile", "scripts/mksysmap", "scripts/kallsyms.c",
-                    "scripts/link-vmlinux.sh"):
-            if (tree / rel).is_file():
-                shutil.copy2(tree / rel, copy / rel)
+        shutil.copy2(tree / "Makefile", copy / "Makefile")
+        for f in (tree / "scripts").iterdir():  # what the scripts may read beside them
+            if f.is_file():
+                shutil.copy2(f, copy / "scripts" / f.name)
         (copy / edit.path).write_text(edit.new, encoding="utf-8", errors="surrogateescape")
-        vis = judge(replace(rules, tree=str(copy)))(_members_table(names))
-        left = [n for n, k in zip(names, vis.kallsyms_mask()) if k]
+        try:
+            vis = judge(replace(rules, tree=str(copy)))(_members_table([*names, sentinel]))
+        except RulesError as e:
+            raise InputError(tree / edit.path, f"cannot prove the rule: with lldbisect's"
+                                               f" edit the tree's own scripts do not run"
+                                               f" ({e.detail.rsplit('could not run (', 1)[-1]}"
+                                               f"; add the patterns by hand") from None
+        mask = vis.kallsyms_mask()
+        left = [n for n, k in zip(names, mask) if k]
+    if not mask[-1]:
+        raise InputError(tree / edit.path, f"cannot prove the rule: with lldbisect's edit,"
+                                           f" {edit.path} hides even an ordinary function"
+                                           f" when the tree's own scripts run (does it"
+                                           f" still run?); add the patterns by hand")
     if left:
         raise InputError(tree / edit.path, f"cannot place the rule: lldbisect could not"
                                            f" read {'; '.join(unread)}, and its edit of"
