@@ -345,3 +345,22 @@ void C::addSymbols(ThunkSection &isec) {
         (P, "__local_"),  # B's own variable
         (P, "__global_"),  # C sees the file's constant
         (P, "__on_")}  # the #else of #if 1 is dropped
+
+
+def test_names_built_with_plus_equals_and_assigned_on_each_branch() -> None:
+    text = """\
+void A::addSymbols(ThunkSection &isec) {
+  std::string s = "__thunk_";
+  s += destination.getName();
+  addSymbol(saver().save(s), STT_FUNC, 0, isec);
+}
+void B::addSymbols(ThunkSection &isec) {
+  StringRef p;
+  if (thumb)
+    p = "__Thumbv7_";
+  else
+    p = "__ARMv7_";
+  addSymbol(saver().save(Twine(p) + destination.getName()), STT_FUNC, 0, isec);
+}
+"""
+    assert _kinds("Thunks.cpp", text) == {(P, "__thunk_"), (P, "__Thumbv7_"), (P, "__ARMv7_")}

@@ -284,7 +284,28 @@ class _Reader:
         end = body.find(";", assign.end())
         if end < 0:
             return None
-        return self.pieces(body[assign.end():end], scope[0] + assign.end(), scope, depth + 1)
+        if len({body[a.end():body.find(";", a.end())].strip() for a in assigns}) > 1:
+            # Assigned on several paths (if/else): each literal is a possible value, as
+            # each branch of a conditional is; anything else reads as dynamic.
+            alts: list[tuple[str, int]] = []
+            for a in assigns:
+                stop = body.find(";", a.end())
+                sub = self.pieces(body[a.end():stop], scope[0] + a.end(), scope, depth + 1)
+                if len(sub) != 1 or not sub[0].literals:
+                    return [_Piece([])]
+                alts += sub[0].literals
+            out = [_Piece(alts)]
+        else:
+            out = self.pieces(body[assign.end():end], scope[0] + assign.end(), scope,
+                              depth + 1)
+        # `name += more;` after it: the name goes on.
+        for more in re.finditer(rf"(?<![\w.>]){re.escape(name)}\s*\+=\s*", body[end:]):
+            stop = body.find(";", end + more.end())
+            if stop < 0:
+                break
+            at = end + more.end()
+            out = _merge(out + self.pieces(body[at:stop], scope[0] + at, scope, depth + 1))
+        return out
 
 
 def _merge(pieces: list[_Piece]) -> list[_Piece]:
