@@ -63,6 +63,14 @@ def system_suite() -> str:
     return m.group(1)
 
 
+def _gpgv() -> list[str]:
+    """apt's verifier named by its path: seen on this machine, apt-key (run by apt's
+    gpgv method) stopped finding gpgv on its PATH mid-session, and every list was
+    "not signed"; the path works whatever that PATH is."""
+    gpgv = shutil.which("gpgv")
+    return ["-o", f"Apt::Key::gpgvcommand={gpgv}"] if gpgv else []
+
+
 def _private_apt(suite: str, arch: str | None = None) -> list[str]:
     """apt options for a private configuration that knows only ``suite`` (and, with
     ``arch``, only that architecture's packages: no ``dpkg --add-architecture``)."""
@@ -73,7 +81,7 @@ def _private_apt(suite: str, arch: str | None = None) -> list[str]:
     sources.write_text(f"deb [signed-by={KEYRING}] {system_mirror()} {suite} main\n")
     opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
             "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
-            "-o", "APT::Get::List-Cleanup=0"]
+            "-o", "APT::Get::List-Cleanup=0", *_gpgv()]
     if arch:
         opts += ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}"]
     if not any(lists.glob("*Packages*")):
@@ -205,7 +213,7 @@ def _private_apt_src(suite: str) -> list[str]:
                        f"deb-src [signed-by={KEYRING}] {security} {suite}-security main\n")
     opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
             "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
-            "-o", "APT::Get::List-Cleanup=0"]
+            "-o", "APT::Get::List-Cleanup=0", *_gpgv()]
     if not any(lists.glob("*Sources*")):
         (root / "cache").mkdir(exist_ok=True)
         _run(["apt-get", "-q", *opts, "update"], f"read the {suite} source lists")
