@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Protocol
 
 from lldbisect.analysis.cppnames import (
+    STRING as _STRING,
+)
+from lldbisect.analysis.cppnames import (
     clean_source,
     creation_sites,
     decode_literal,
@@ -49,7 +52,6 @@ __all__ = [
 _CPP = (".cpp", ".cc", ".cxx", ".hpp", ".inc", ".def")
 _C = (".c",)
 
-_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _PRINTF_TARGET = re.compile(r"%(?:[-+ #0]*\d*(?:\.\d+)?)s")
 _PRINTF_OTHER = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:l|ll|h|z|j|t)?[diouxXp]")
 _NAMEISH = re.compile(r"[A-Za-z0-9_.$]+")

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Literal", "clean_source", "creation_sites", "decode_literal", "name_literals",
+__all__ = ["STRING", "Literal", "clean_source", "creation_sites", "decode_literal", "name_literals",
            "scope_at", "sink_functions"]
 
-_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+# A C/C++ string literal (its text in group 1); commitscan reads C with it too.
+STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_STRING = STRING
 _CHAR = re.compile(r"'(?:[^'\\\n]|\\.)*'")
 _SINK = re.compile(r"\b(addSymbol|addSyntheticLocal|makeDefined)\s*\(")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "a": "\a", "b": "\b",

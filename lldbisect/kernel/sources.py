@@ -71,23 +71,33 @@ def _gpgv() -> list[str]:
     return ["-o", f"Apt::Key::gpgvcommand={gpgv}"] if gpgv else []
 
 
-def _private_apt(suite: str, arch: str | None = None) -> list[str]:
-    """apt options for a private configuration that knows only ``suite`` (and, with
-    ``arch``, only that architecture's packages: no ``dpkg --add-architecture``)."""
-    root = cache_dir() / "apt" / (f"{suite}-{arch}" if arch else suite)
+def _apt_config(name: str, lines: str, index: str, what: str,
+                extra: tuple[str, ...] = ()) -> list[str]:
+    """apt options for a private configuration in the cache named ``name``, whose only
+    sources are ``lines``; its lists are read once (``index``: the glob of a list that
+    says they were)."""
+    root = cache_dir() / "apt" / name
     lists = root / "lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     sources = root / "sources.list"
-    sources.write_text(f"deb [signed-by={KEYRING}] {system_mirror()} {suite} main\n")
+    sources.write_text(lines)
     opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
             "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
-            "-o", "APT::Get::List-Cleanup=0", *_gpgv()]
-    if arch:
-        opts += ["-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}"]
-    if not any(lists.glob("*Packages*")):
+            "-o", "APT::Get::List-Cleanup=0", *_gpgv(), *extra]
+    if not any(lists.glob(index)):
         (root / "cache").mkdir(exist_ok=True)
-        _run(["apt-get", "-q", *opts, "update"], f"read the {suite} package lists")
+        _run(["apt-get", "-q", *opts, "update"], f"read the {what}")
     return opts
+
+
+def _private_apt(suite: str, arch: str | None = None) -> list[str]:
+    """apt options for a private configuration that knows only ``suite`` (and, with
+    ``arch``, only that architecture's packages: no ``dpkg --add-architecture``)."""
+    extra = ("-o", f"APT::Architecture={arch}", "-o", f"APT::Architectures={arch}") if (
+        arch) else ()
+    return _apt_config(f"{suite}-{arch}" if arch else suite,
+                       f"deb [signed-by={KEYRING}] {system_mirror()} {suite} main\n",
+                       "*Packages*", f"{suite} package lists", extra)
 
 
 def download(package: str, suite: str | None = None, arch: str | None = None) -> Path:
@@ -203,21 +213,12 @@ def kernel_source(package: str = "linux-source-6.1", suite: str | None = None, *
 def _private_apt_src(suite: str) -> list[str]:
     """apt options for a private configuration of ``deb-src`` lines only (the suite and
     its security updates, where Debian ships newer LLVM releases)."""
-    root = cache_dir() / "apt" / f"{suite}-src"
-    lists = root / "lists"
-    (lists / "partial").mkdir(parents=True, exist_ok=True)
     mirror = system_mirror()
     security = mirror.removesuffix("/debian") + "/debian-security"
-    sources = root / "sources.list"
-    sources.write_text(f"deb-src [signed-by={KEYRING}] {mirror} {suite} main\n"
-                       f"deb-src [signed-by={KEYRING}] {security} {suite}-security main\n")
-    opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
-            "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={root / 'cache'}",
-            "-o", "APT::Get::List-Cleanup=0", *_gpgv()]
-    if not any(lists.glob("*Sources*")):
-        (root / "cache").mkdir(exist_ok=True)
-        _run(["apt-get", "-q", *opts, "update"], f"read the {suite} source lists")
-    return opts
+    return _apt_config(f"{suite}-src",
+                       f"deb-src [signed-by={KEYRING}] {mirror} {suite} main\n"
+                       f"deb-src [signed-by={KEYRING}] {security} {suite}-security main\n",
+                       "*Sources*", f"{suite} source lists")
 
 
 def source_subtree(package: str, subdirs: tuple[str, ...], suite: str | None = None
