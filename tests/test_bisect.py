@@ -14,7 +14,14 @@ import pytest
 
 from lldbisect.bisect.builders.llvm import LlvmRecipe, cmake_command, ninja_command
 from lldbisect.kernel.repro import TinyArmBuild
-from tests.llvmrepo import BUILD_CMD, CULPRIT, HISTORY, commit_history, make_repo
+from tests.llvmrepo import (
+    BUILD_CMD,
+    CULPRIT,
+    HISTORY,
+    commit_history,
+    long_history,
+    make_repo,
+)
 from tests.schemas import documented
 
 
@@ -66,10 +73,11 @@ def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Pa
     args = ["bisect", "llvm", "--llvm-src", str(src), "--good", hashes[0], "--bad",
             hashes[-1], "--kernel-build", str(failing_kernel.build_dir), "--build-cmd",
             BUILD_CMD.format(counter=counter), "--cache-dir", str(tmp_path / "cache"),
-            "--json"]
+            "--json", "--no-predict"]  # a plain bisection (tests/test_predict.py: with)
     done = _lldbisect(*args)
     assert done.returncode == 0, done.stderr
     report = documented(done.stdout)
+    assert report["found_by"] == "bisected" and report["prediction"] is None
     assert report["culprit"]["hexsha"] == hashes[CULPRIT]
     assert report["culprit"]["subject"] == HISTORY[CULPRIT][0]
     assert report["confirmed"] and report["confidence"] == 1.0 and not report["noop"]
@@ -99,6 +107,69 @@ def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Pa
 
 @pytest.mark.kernel
 @pytest.mark.realbuild
+def test_bisect_llvm_predicts_a_renaming_culprit_in_two_builds(
+        failing_kernel: TinyArmBuild, tmp_path: Path) -> None:
+    # A thousand lld/ELF commits; the culprit renames the v5 PIC thunk and "builds"
+    # Debian's lld 16, whose real relink of the ARMv5 kernel fails.
+    hashes = long_history(tmp_path / "llvm-project", 1000, culprit=613)
+    counter = tmp_path / "builds"
+    done = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
+                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
+                      str(failing_kernel.build_dir), "--build-cmd",
+                      BUILD_CMD.format(counter=counter), "--cache-dir",
+                      str(tmp_path / "cache"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = documented(done.stdout)
+    assert report["culprit"]["hexsha"] == hashes[613] and report["confirmed"]
+    assert report["found_by"] == "predicted"
+    built = counter.read_text().splitlines()
+    assert len(built) - 2 <= 3 and report["builds"] == 2  # endpoints not counted
+    assert report["plain_builds"] == 10
+    # The names the bad endpoint showed are lld 16's, and the scan read them.
+    assert report["prediction"]["names"] and all(
+        n.startswith("__ARMv4PILongBXThunk_") for n in report["prediction"]["names"])
+    assert ("1 candidate(s); " + hashes[613][:12] + " renames __ARMV5PILongThunk_ ->"
+            " __ARMv4PILongBXThunk_") in done.stderr
+    assert "scanned 999 commit(s) in " in done.stderr
+    text = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
+                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
+                      str(failing_kernel.build_dir), "--build-cmd",
+                      BUILD_CMD.format(counter=counter), "--cache-dir",
+                      str(tmp_path / "cache"))
+    assert text.returncode == 0, text.stderr
+    assert ("found by: predicted and confirmed (scanned 999 commit(s) in ") in text.stdout
+    assert "2 build(s) besides the endpoints; a plain bisection needs about 10" in text.stdout
+
+
+@pytest.mark.kernel
+@pytest.mark.realbuild
+def test_bisect_llvm_falls_back_from_a_decoy(failing_kernel: TinyArmBuild,
+                                             tmp_path: Path) -> None:
+    # The decoy renames the thunk in the source, but still "builds" lld 15; the real
+    # culprit moves to lld 16 without a name change.
+    hashes = long_history(tmp_path / "llvm-project", 1000, culprit=700, renames=False,
+                          decoy=300)
+    counter = tmp_path / "builds"
+    done = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
+                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
+                      str(failing_kernel.build_dir), "--build-cmd",
+                      BUILD_CMD.format(counter=counter), "--cache-dir",
+                      str(tmp_path / "cache"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = documented(done.stdout)
+    assert report["culprit"]["hexsha"] == hashes[700] and report["confirmed"]
+    assert report["found_by"] == "bisected"
+    assert report["prediction"]["outcome"] == "refuted"
+    assert report["prediction"]["tested"] == hashes[300]
+    built = counter.read_text().splitlines()
+    assert len(built) - 2 == report["builds"] <= 10 + 2
+    # The decoy built good: its parent is never built, the bisection starts above it.
+    assert "the prediction is refuted: bisecting, with the 1 verdict(s) it cost kept" in (
+        done.stderr)
+
+
+@pytest.mark.kernel
+@pytest.mark.realbuild
 def test_bisect_llvm_refuses_wrong_endpoints(failing_kernel: TinyArmBuild,
                                              tmp_path: Path) -> None:
     src = tmp_path / "llvm-project"
@@ -121,7 +192,8 @@ def test_bisect_llvm_resumes_after_sigint(failing_kernel: TinyArmBuild,
     cache = tmp_path / "cache"
     args = ["bisect", "llvm", "--llvm-src", str(src), "--good", hashes[0], "--bad",
             hashes[-1], "--kernel-build", str(failing_kernel.build_dir), "--build-cmd",
-            BUILD_CMD.format(counter=tmp_path / "n"), "--cache-dir", str(cache), "--json"]
+            BUILD_CMD.format(counter=tmp_path / "n"), "--cache-dir", str(cache), "--json",
+            "--no-predict"]  # predicted, this history is done before it can be stopped
     proc = subprocess.Popen([sys.executable, "-m", "lldbisect", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sidecars = cache / "bisect"

@@ -46,6 +46,11 @@ def test_bisect_kernel_finds_the_commit_then_git_bisect_run_agrees(
     assert report["culprit"]["subject"] == SUBJECTS[CULPRIT]
     assert report["confirmed"] and not report["noop"]
     assert report["culprit_check"]["verdict"] in ("diverged", "at-risk")
+    # Predicted: the rules read at the culprit and its parent, from git's objects.
+    assert report["found_by"] == "predicted", report["prediction"]
+    assert [c["hexsha"] for c in report["prediction"]["candidates"]] == [hashes[CULPRIT]]
+    assert "stops hiding __ARMv4PILongBXThunk_" in (
+        report["prediction"]["candidates"][0]["why"])
     assert "candidate commits" in done.stderr and "steps" in done.stderr  # progress
     # The user's repository: no new branch, no change in its status.
     after = subprocess.run(["git", "-C", str(git_dir), "status", "--porcelain"],

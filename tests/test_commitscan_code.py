@@ -364,3 +364,105 @@ void B::addSymbols(ThunkSection &isec) {
 }
 """
     assert _kinds("Thunks.cpp", text) == {(P, "__thunk_"), (P, "__Thumbv7_"), (P, "__ARMv7_")}
+
+
+def test_the_quick_path_never_skips_a_change_that_builds_another_name() -> None:
+    """Random line edits of lld- and bfd-style sources: whenever the quick path says a
+    change cannot touch a name (read from the changed lines alone), reading both files
+    in full finds the same patterns."""
+    import random
+
+    from lldbisect.analysis.commitscan import _same_names
+
+    sources = [("Thunks.cpp", lldsource.THUNKS_2019), ("Thunks.cpp", lldsource.THUNKS_2023),
+               ("elf32-arm.c", lldsource.ELF32_ARM_NEW), ("elf64-ppc.c", lldsource.ELF64_PPC),
+               ("Thunks.cpp", _CONSTRUCTS)]
+    pool = sorted({ln for _, text in sources for ln in text.split("\n")} | {
+        "  int x = 1;", "  if (a) {", "  }", "{", "}", "void f(int a) {", "int g(int a)",
+        "  // a comment { with a brace", "  return x;", "static void h() const override",
+        "  addSymbol(saver().save(\"__new_\" + s), STT_FUNC, 0, isec);", "",
+        "  const char *q = \"__q_\";", "#if 0", "#endif", "/* a block", "   end */"})
+    plain = [ln for ln in pool if not any(c in ln for c in "\"'#/")]
+    rng = random.Random(20261203)
+    skipped = 0
+    for _ in range(6000):
+        path, text = rng.choice(sources)
+        lines = text.split("\n")
+        for _edit in range(1 if rng.random() < 0.7 else rng.randint(2, 3)):
+            k = rng.randrange(len(lines) + 1)
+            what = rng.random()
+            line = rng.choice(plain if rng.random() < 0.6 else pool)
+            if what < 0.4:
+                lines.insert(k, line)
+            elif what < 0.7 and k < len(lines):
+                del lines[k]
+            elif k < len(lines):
+                lines[k] = line
+        new = "\n".join(lines)
+        if _same_names(text, new, path.endswith(".cpp")):
+            skipped += 1
+            assert {f.pattern for f in patterns_in(path, text)} == {
+                f.pattern for f in patterns_in(path, new)}, (path, new)
+    assert skipped > 500  # the quick path does skip: this test tests something
+
+
+# Our own lld-style file with the constructs the reader follows: a constant, a stream,
+# a conditional, a disabled block, a comment, functions that create nothing.
+_CONSTRUCTS = """\
+static constexpr char kPrefix[] = "__kconst_";
+#define STUB_PREFIX "__macro_"
+namespace {
+int helper(int a) {
+  if (a) {
+    return a + 1;
+  }
+  return 0;
+}
+} // namespace
+
+void A::addSymbols(ThunkSection &isec) {
+  std::string buf;
+  raw_string_ostream os(buf);
+  os << "__stream_" << destination.getName();
+  addSymbol(saver().save(os.str()), STT_FUNC, 0, isec);
+}
+
+void B::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save((thumb ? "__ThumbB_" : "__ArmB_") + destination.getName()),
+            STT_FUNC, 0, isec);
+  /* addSymbol(saver().save("__commented_" + s), STT_FUNC, 0, isec); */
+#if 0
+  addSymbol(saver().save("__disabled_" + s), STT_FUNC, 0, isec);
+#endif
+}
+
+void C::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save(Twine(kPrefix) + destination.getName()), STT_FUNC, 0, isec);
+  addSymbol(saver().save(STUB_PREFIX + destination.getName()), STT_FUNC, 0, isec);
+}
+
+static int other(int x) { return x * 2; }
+"""
+
+
+def test_the_quick_path_reads_what_it_cannot_rule_out() -> None:
+    from lldbisect.analysis.commitscan import _same_names
+
+    body = "{\n  addSymbol(saver().save(Twine(p) + s), STT_FUNC, 0, isec);\n}\n"
+    head = "int x;\nvoid A::addSymbols(ThunkSection &isec)\n"
+    # A header's ")" on the changed line: the "{" after it may now open a function.
+    assert not _same_names(head + body, head.replace("isec)", "isec, int k)") + body, True)
+    assert not _same_names("int a;\n" + body, "int a = f(b);\n" + body, True)  # ")" then "{"
+    # An ordinary line between functions, a comment with a brace, a balanced block:
+    tail = "static int g(int a) {\n  return a;\n}\n"
+    assert _same_names(body + tail, body + tail.replace("return a;", "return a + 1;"),
+                       True)
+    assert _same_names(body + tail, body + tail.replace("return a;", "// { odd\n  return a;"),
+                       True)
+    assert _same_names(body + tail, body + tail.replace("return a;", "if (a) { a++; }"),
+                       True)
+    # Inside a creating function, a literal, a comment delimiter, a continuation: read.
+    assert not _same_names(body, body.replace("Twine(p)", "Twine(q)"), True)
+    assert not _same_names(tail, tail.replace("return a;", 'return "a";'), True)
+    assert not _same_names(tail, tail.replace("return a;", "/* return a; */"), True)
+    assert not _same_names(tail, tail.replace("return a;", "return a; \\"), True)

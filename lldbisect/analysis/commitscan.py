@@ -287,8 +287,8 @@ def scan(changes: Iterable[FileChange],
         old_path, new_path = change.old_path, change.new_path
         old_text, new_text = change.old_text, change.new_text
         path = new_path or old_path or ""
-        quick = path.endswith((*_CPP, ".h"))
-        if old_path and new_path and _relevant(old_text, quick) == _relevant(new_text, quick):
+        if old_path and new_path and _same_names(old_text, new_text,
+                                                 path.endswith((*_CPP, ".h"))):
             continue  # nothing a name could be built from changed: nothing to read
         before = patterns_in(old_path, old_text) if old_path else []
         after = patterns_in(new_path, new_text) if new_path else []
@@ -318,20 +318,115 @@ def scan(changes: Iterable[FileChange],
     return items
 
 
-_RELEVANT = re.compile(r'^[^\n]*(?:"|/\*|\*/|#|const|define)[^\n]*', re.M)
+def _prefix(a: str, b: str) -> int:
+    """The length of the common prefix (slice compares: memcmp, not a Python loop)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
-def _relevant(text: str, cpp: bool) -> list[str]:
-    """What a name pattern can come from: lines with literals, constants, comment
-    delimiters and preprocessor lines, and (C++) the whole of every function that
-    creates a symbol, where its variables and streams live. Two texts that agree on
-    them build the same names; a commit that changes only other code changes none."""
-    out = [ln.strip() for ln in _RELEVANT.findall(text)]
+def _suffix(a: str, b: str, most: int) -> int:
+    lo, hi = 0, most
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid:] == b[len(b) - mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# What a changed line must not hold for the change to leave every name as it was:
+# literals, comment delimiters, preprocessor lines and continuations, constants, and
+# the calls that create a symbol.
+_STOP_RAW = ("/*", "*/", "\\")
+_STOP_CODE = ('"', "'", "#", "const", "define", "addSymbol", "addSyntheticLocal",
+              "makeDefined")
+_LINE_COMMENT = re.compile(r"//[^\n]*")
+# What may stand between a function's ``)`` and its ``{`` (``) const override -> T {``).
+_HEADER_TAIL = re.compile(r"[\s\w:<>\-]*")
+
+
+class _SinkSpans:
+    """The creating functions' spans of each C++ text met, carried from a file's text to
+    the next one where the quick path shows how they moved (a text analysed once)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.known: dict[str, list[tuple[int, int]]] = {}
+
+    def of(self, text: str) -> list[tuple[int, int]]:
+        spans = self.known.get(text)
+        if spans is None:
+            spans = sink_functions(clean_source(text))
+            self.remember(text, spans)
+        return spans
+
+    def remember(self, text: str, spans: list[tuple[int, int]]) -> None:
+        if len(self.known) >= self.size:
+            self.known.pop(next(iter(self.known)))
+        self.known[text] = spans
+
+
+_SINKS = _SinkSpans()
+
+
+def _same_names(old: str, new: str, cpp: bool) -> bool:
+    """Whether ``new`` surely builds the names ``old`` does, read from the changed lines
+    alone (the common prefix and suffix cut off): no literal, comment delimiter,
+    preprocessor line, constant or creating call on them, their braces balanced, no
+    function header running into them, and (C++) none inside a function that creates
+    a symbol. False means only "read both files"."""
+    if old == new:
+        return True
+    p = _prefix(old, new)
+    s = _suffix(old, new, min(len(old), len(new)) - p)
+    start = old.rfind("\n", 0, p) + 1
+    ends = []
+    for text in (old, new):
+        end = text.find("\n", len(text) - s)
+        ends.append(len(text) if end < 0 else end)
+    old_end, new_end = ends
+    for text, end in ((old, old_end), (new, new_end)):
+        region = text[start:end]
+        if any(w in region for w in _STOP_RAW):
+            return False
+        code = _LINE_COMMENT.sub("", region)
+        if any(w in code for w in _STOP_CODE) or not _balanced(code):
+            return False
+        brace = text.find("{", end)
+        if brace >= 0 and _HEADER_TAIL.fullmatch(text, end, brace):
+            return False  # a ")" in the change may make the next "{" a function's body
     if cpp:
-        code = clean_source(text)
-        for start, end in sink_functions(code):
-            out.append(" ".join(code[start:end].split()))
-    return out
+        spans = _SINKS.of(old)
+        if any(a <= old_end and start <= b for a, b in spans):
+            return False
+        delta = len(new) - len(old)
+        _SINKS.remember(new, [(a + delta, b + delta) if a > old_end else (a, b)
+                              for a, b in spans])
+    return True
+
+
+_BRACE = re.compile(r"[{}]")
+
+
+def _balanced(code: str) -> bool:
+    if code.count("{") != code.count("}"):
+        return False
+    depth = 0
+    for c in _BRACE.findall(code):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _first_each(found: Iterable[Found]) -> list[Found]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,12 +166,13 @@ def bisect_active(wt: Worktree) -> bool:
         return False
 
 
-def bisect_mark(wt: Worktree, term: StepVerdict) -> BisectState:
-    """``git bisect good|bad|skip`` at HEAD, and what git said. When only skipped
-    commits are left, git says which commits the first bad could be and exits non-zero:
-    that is an answer (the candidates), not a failure."""
+def bisect_mark(wt: Worktree, term: StepVerdict, rev: str | None = None) -> BisectState:
+    """``git bisect good|bad|skip`` at HEAD (or at ``rev``, a verdict already known),
+    and what git said. When only skipped commits are left, git says which commits the
+    first bad could be and exits non-zero: that is an answer (the candidates), not a
+    failure."""
     try:
-        return _state(wt.git("bisect", term))
+        return _state(wt.git("bisect", term, *([rev] if rev else [])))
     except ToolError as e:
         state = _state(e.message)
         if state.done:
@@ -230,9 +231,13 @@ def commit_changes(path: Path, rev: str, wanted: Callable[[str], bool] | None = 
     return _changes(repo, path, commit, wanted)
 
 
-def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = None
+def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = None, *,
+                  paths: Sequence[str] = (), first_parent: bool = True
                   ) -> Iterator[tuple[CommitInfo, list[FileChange]]]:
     """Each commit of ``A..B`` (oldest first) with its files, as ``commit_changes``.
+    ``paths``: only commits touching them, and only their files. ``first_parent``
+    False: every commit git bisect could name, each against its own first parent
+    (merges, whose changes are their branches', carry none).
     Raises InputError for an unknown end or a range cut by a shallow clone."""
     repo = open_repo(path)
     old, new = spec.split("..", 1)
@@ -244,9 +249,10 @@ def range_changes(path: Path, spec: str, wanted: Callable[[str], bool] | None = 
     # One `git log --raw` for the whole range, and the blobs through git's persistent
     # cat-file: a process per commit would cost more than reading it.
     try:
-        out = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent",
-                           "-M", "--raw", "--no-abbrev", "-z",
-                           "--format=%x01%H%x00%P%x00%an <%ae>%x00%cI%x00%s", spec)
+        walk = ["--first-parent", "--diff-merges=first-parent"] if first_parent else []
+        out = repo.git.log("--reverse", *walk, "-M", "--raw", "--no-abbrev", "-z",
+                           "--format=%x01%H%x00%P%x00%an <%ae>%x00%cI%x00%s", spec,
+                           "--", *paths)
     except git.GitCommandError as e:
         raise InputError(path, f"cannot list {spec!r}: {e.stderr.strip()}") from None
     shallow = _shallow(repo)
@@ -316,6 +322,23 @@ def _changes(repo: git.Repo, path: Path, commit: git.Commit,
                                   d.b_path if d.b_blob else None,
                                   _blob_text(d.a_blob), _blob_text(d.b_blob)))
     return info, changes
+
+
+def files_at(path: Path, rev: str, files: Sequence[str]) -> dict[str, str | None]:
+    """The text of each of ``files`` at ``rev`` (None where absent), from git's objects:
+    no checkout. Raises InputError for an unknown revision."""
+    repo = open_repo(path)
+    try:
+        tree = repo.commit(rev).tree
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise InputError(path, f"unknown revision {rev!r}") from None
+    out: dict[str, str | None] = {}
+    for f in files:
+        try:
+            out[f] = _blob_text(tree / f)
+        except KeyError:
+            out[f] = None
+    return out
 
 
 def _has_object(repo: git.Repo, sha: str) -> bool:

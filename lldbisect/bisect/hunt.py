@@ -22,7 +22,7 @@ from lldbisect.analysis.commitscan import ScanItem, annotate, scan
 from lldbisect.analysis.convergence import Verdict
 from lldbisect.bisect.gitrepo import commit_changes, identity
 from lldbisect.bisect.llvm import LlvmBisectOptions, llvm_bisect
-from lldbisect.bisect.policy import BisectResult, StepRole
+from lldbisect.bisect.policy import BisectResult
 from lldbisect.bisect.releases import ReleaseStep, bisect_releases
 from lldbisect.errors import InputError, ToolError
 from lldbisect.kernel.overlay import patched_tree
@@ -95,8 +95,8 @@ def hunt_llvm(relinker: KernelRelinker, llvm_src: Path, good: str, bad: str, *,
     if built.linker is None:  # it built when tested: the cache or the machine failed
         raise ToolError(f"the culprit {culprit[:12]}'s linker no longer builds")
     result.first_bad = (str(built.linker), culprit)
-    parent = next((s.revision for s in bisected.steps if s.role is StepRole.CONFIRM_PARENT), None)
-    if parent is not None and (parent_ld := builder.linker_for(parent).linker) is not None:
+    parent = bisected.parent
+    if parent and (parent_ld := builder.linker_for(parent).linker) is not None:
         result.last_good = (str(parent_ld), parent)
     diagnose(result, relinker, str(built.linker), progress=progress,
              verify=verify, signoff=signoff)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from lldbisect.bisect.builders.kernel import KernelBuilder
 from lldbisect.bisect.gitrepo import Worktree, open_repo, repo_tag
-from lldbisect.bisect.policy import Bisector, BisectResult, Event
+from lldbisect.bisect.policy import Bisector, BisectResult, Event, Step
+from lldbisect.bisect.predict import Prediction, predict_kernel, scan_progress
 from lldbisect.bisect.steps import judge
 from lldbisect.errors import InputError
 from lldbisect.kernel.buildconfig import arch_of_config
@@ -29,6 +30,7 @@ class KernelBisectOptions:
     pathspec: tuple[str, ...] = ()
     retries: int = 1
     at_risk_bad: bool = True
+    predict: bool = True  # read the rule changes first (--no-predict: off)
 
 
 def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Path,
@@ -53,10 +55,16 @@ def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Pa
                             options.config_file, options.defconfig)
     relinker = KernelRelinker(builder.build_dir, builder.make_args, config_ld=ld,
                               builds=True, timeout=6 * 3600.0)  # a whole kernel build
+
+    def predict(good: str, bad: str, bad_step: Step) -> Prediction:
+        return predict_kernel(kernel_src, good, bad, bad_step.signature,
+                              scan_progress(events))
+
     bisector = Bisector(wt, builder.prepare,
                         lambda linker: judge(relinker, linker, at_risk_bad=options.at_risk_bad),
                         events, cache_root / "bisect" / f"kernel-{tag}.json",
-                        options.retries, noop_check=False)
+                        options.retries, noop_check=False,
+                        predict=predict if options.predict else None)
     result = bisector.run(good, bad, list(options.pathspec))
     if result.culprit is not None:
         result.reproducer = (f"git -C {shlex.quote(str(wt.path))} checkout"

@@ -14,7 +14,8 @@ from pathlib import Path
 from lldbisect.bisect.builders.cache import LinkerCache
 from lldbisect.bisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
 from lldbisect.bisect.gitrepo import Worktree, open_repo, repo_tag
-from lldbisect.bisect.policy import Bisector, BisectResult, Event
+from lldbisect.bisect.policy import Bisector, BisectResult, Event, Step
+from lldbisect.bisect.predict import Prediction, predict_llvm, scan_progress
 from lldbisect.bisect.steps import judge
 from lldbisect.errors import InputError
 from lldbisect.kernel.relink import KernelRelinker
@@ -30,6 +31,7 @@ class LlvmBisectOptions:
     targets: str | None = None
     retries: int = 1
     at_risk_bad: bool = True
+    predict: bool = True  # scan the candidates' diffs first (--no-predict: off)
 
 
 def kernel_arch(build: Path) -> str:
@@ -58,9 +60,15 @@ def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
         relinker.build_dir)), command=options.build_cmd, key_paths=options.key_paths)
     builder = LlvmBuilder(wt, cache_root / "llvm-build" / tag,
                           LinkerCache(cache_root / "linkers"), recipe)
+
+    def predict(good: str, bad: str, bad_step: Step) -> Prediction:
+        return predict_llvm(llvm_src, good, bad, options.pathspec,
+                            [n for n, _ in bad_step.signature], scan_progress(events))
+
     bisector = Bisector(wt, builder.linker_for,
                         lambda ld: judge(relinker, ld, at_risk_bad=options.at_risk_bad),
-                        events, cache_root / "bisect" / f"{tag}.json", options.retries)
+                        events, cache_root / "bisect" / f"{tag}.json", options.retries,
+                        predict=predict if options.predict else None)
     result = bisector.run(good, bad, list(options.pathspec))
     if result.culprit is not None:
         culprit_build = builder.linker_for(result.culprit.hexsha)

@@ -31,21 +31,15 @@ from lldbisect.bisect.gitrepo import (
     bisect_start,
     remaining,
 )
+from lldbisect.bisect.predict import Event, Prediction
 from lldbisect.bisect.steps import StepOutcome
 from lldbisect.bisect.verdicts import StepVerdict
 from lldbisect.errors import InputError
 
-__all__ = ["BisectResult", "Bisector", "Event", "ReleaseSearch", "Step", "first_bad_release"]
+__all__ = ["BisectResult", "Bisector", "Event", "ReleaseSearch", "Step", "first_bad_release",
+           "plain_bisect_builds"]
 
 SIDECAR_SCHEMA = "lldbisect.bisect-state/1"
-
-
-@dataclass(frozen=True)
-class Event:
-    """Progress, for whoever shows it."""
-
-    kind: str  # start, step, endpoint, confirm, done
-    message: str
 
 
 class StepRole(StrEnum):
@@ -54,6 +48,8 @@ class StepRole(StrEnum):
     BISECT = "bisect"
     CONFIRM_PARENT = "confirm-parent"
     CONFIRM_CULPRIT = "confirm-culprit"
+    PREDICTED = "predicted"  # the commit the prediction named, built before any bisect
+    PREDICTED_PARENT = "predicted-parent"
 
 
 @dataclass(frozen=True)
@@ -65,6 +61,7 @@ class Step:
     seconds: float
     cache_hit: bool
     check_verdict: Verdict | None = None
+    signature: tuple[tuple[str, str], ...] = ()  # StepOutcome.signature
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Step:
@@ -72,17 +69,22 @@ class Step:
         check = doc.get("check_verdict")
         return cls(doc["revision"], StepRole(doc["role"]), StepVerdict(doc["verdict"]),
                    doc["reason"], doc["seconds"], doc["cache_hit"],
-                   None if check is None else Verdict(check))
+                   None if check is None else Verdict(check),
+                   tuple((str(n), str(t)) for n, t in doc.get("signature", [])))
 
 
 @dataclass
 class BisectResult:
     """Every outcome a bisect can have, documented by its fields.
 
-    ``culprit`` is set when git named the first bad commit; ``candidates`` when skipped
-    commits hide it; ``confirmed`` when the parent tested good and the culprit bad
-    (``confidence``: the share of repeated verdicts that agreed); ``noop`` when the
-    culprit's linker is byte-identical to its parent's (the change is elsewhere).
+    ``culprit`` is set when git named the first bad commit, or the prediction named it
+    and its build and its parent's confirmed it (``found_by``: predicted or bisected);
+    ``candidates`` when skipped commits hide it; ``confirmed`` when the parent tested
+    good and the culprit bad (``confidence``: the share of repeated verdicts that
+    agreed); ``noop`` when the culprit's linker is byte-identical to its parent's (the
+    change is elsewhere). ``builds``: the revisions built besides the endpoints;
+    ``plain_builds``: what a plain bisection of the candidates needs, about
+    ceil(log2 N).
     """
 
     good: str
@@ -97,6 +99,11 @@ class BisectResult:
     log: str = ""
     reproducer: str = ""
     culprit_check: dict[str, object] | None = None
+    parent: str = ""  # the culprit's parent, as confirmed
+    found_by: str = ""  # predicted | bisected
+    prediction: dict[str, Any] | None = None  # Prediction.to_json(); None: not asked
+    builds: int = 0
+    plain_builds: int = 0
 
     def to_json(self) -> dict[str, object]:
         doc = asdict(self)
@@ -174,13 +181,17 @@ class NoGoodRelease(EndpointError):
 class Bisector:
     def __init__(self, wt: Worktree, build: Callable[[str], BuildOutcome],
                  test: Callable[[str], StepOutcome], events: Callable[[Event], None],
-                 sidecar: Path, retries: int = 1, noop_check: bool = True) -> None:
+                 sidecar: Path, retries: int = 1, noop_check: bool = True,
+                 predict: Callable[[str, str, Step], Prediction] | None = None) -> None:
         """``noop_check``: compare the culprit's built linker with its parent's (off
-        when the linker is fixed and the commits are the kernel's)."""
+        when the linker is fixed and the commits are the kernel's). ``predict(good,
+        bad, bad_step)``: rank the candidates from their diffs before any build (None:
+        a plain bisection)."""
         self.wt, self.build, self.test, self.events = wt, build, test, events
         self.sidecar = sidecar
         self.retries = max(1, retries)
         self.noop_check = noop_check
+        self.predict = predict
         self.build_failed = "the linker did not build" if noop_check else (
             "the kernel did not configure")
 
@@ -194,7 +205,8 @@ class Bisector:
                         time.monotonic() - start, built.cache_hit)
         outcome = self.test(str(built.linker))
         return Step(rev, role, outcome.verdict, outcome.reason,
-                    time.monotonic() - start, built.cache_hit, outcome.check_verdict)
+                    time.monotonic() - start, built.cache_hit, outcome.check_verdict,
+                    outcome.signature)
 
     def _save(self, result: BisectResult) -> None:
         """Write the side-car atomically: an interruption never leaves half a file."""
@@ -218,13 +230,18 @@ class Bisector:
         except (KeyError, TypeError, ValueError):
             return None  # another version's side-car: start afresh
         result = BisectResult(good, bad, pathspec, steps=steps, log=doc.get("log", ""),
-                              candidates=doc.get("candidates", []))
+                              candidates=doc.get("candidates", []),
+                              found_by=doc.get("found_by", ""),
+                              prediction=doc.get("prediction"),
+                              plain_builds=doc.get("plain_builds", 0))
         if doc.get("culprit"):
             result.culprit = CommitInfo(**doc["culprit"])
         return result
 
     def run(self, good: str, bad: str, pathspec: list[str]) -> BisectResult:
-        """Find the first bad commit in good..bad touching ``pathspec``.
+        """Find the first bad commit in good..bad touching ``pathspec``: the predicted
+        one when its build and its parent's confirm it, else by bisection, with every
+        verdict the prediction cost kept.
 
         Raises EndpointError when an endpoint does not test as it should, ToolError
         for the machine's failures; KeyboardInterrupt leaves a resumable state.
@@ -239,10 +256,10 @@ class Bisector:
         else:
             result = BisectResult(good, bad, pathspec)
             cands = self.wt.candidates(good, bad, pathspec)
+            result.plain_builds = plain_bisect_builds(len(cands))
             self.events(Event("start", f"{len(cands)} candidate commits touch"
                                        f" {' '.join(pathspec) or 'the tree'}: about"
-                                       f" {max(1, math.ceil(math.log2(len(cands) + 1)))}"
-                                       " steps"))
+                                       f" {result.plain_builds} steps"))
             for rev, role, want in ((good, StepRole.GOOD_ENDPOINT, StepVerdict.GOOD),
                                     (bad, StepRole.BAD_ENDPOINT, StepVerdict.BAD)):
                 step = self._judge(rev, role)
@@ -253,7 +270,14 @@ class Bisector:
                     raise EndpointError(str(self.wt.repo.working_dir),
                                         f"the {role.split('-')[0]} endpoint {rev[:12]} tests"
                                         f" {step.verdict}, not {want}: {step.reason}")
-            state = bisect_start(self.wt, bad, good, pathspec)
+            known = self._predicted(result, good, bad, result.steps[-1], set(cands))
+            if result.culprit is None:
+                state = bisect_start(self.wt, bad, good, pathspec)
+                for rev, verdict in known:  # what the prediction's builds already told
+                    if not state.done:
+                        state = bisect_mark(self.wt, verdict, rev)
+            else:
+                state = BisectState(True, result.culprit.hexsha, [], "")
             self._save(result)
         started = time.monotonic()
         while not state.done:
@@ -270,30 +294,92 @@ class Bisector:
             result.log = bisect_log(self.wt)
             if state.culprit:
                 result.culprit = self.wt.info(state.culprit)
+                result.found_by = "bisected"
             else:
                 result.candidates = state.candidates
             self._save(result)  # a resume now goes straight to the confirmation
             bisect_reset(self.wt)
         if result.culprit is not None:
             self._confirm(result)
+        result.builds = len({s.revision for s in result.steps} - {good, bad})
         self.sidecar.unlink(missing_ok=True)
         self.events(Event("done", "culprit " + (result.culprit.hexsha[:12] + " "
                                                 + result.culprit.subject
+                                                + f" ({result.found_by}; {result.builds}"
+                                                f" build(s) besides the endpoints, a plain"
+                                                f" bisection ~{result.plain_builds})"
                                                 if result.culprit else "not found")))
         return result
 
+    def _predicted(self, result: BisectResult, good: str, bad: str, bad_step: Step,
+                   cands: set[str]) -> list[tuple[str, StepVerdict]]:
+        """Build the predicted culprit and its parent: a bad commit whose parent is good
+        is the culprit (``result.culprit``). Returns the verdicts it found, for the
+        bisection to start from when it was not."""
+        if self.predict is None:
+            return []
+        prediction = self.predict(good, bad, bad_step)
+        # Only what the bisection itself could name (the pathspec's commits).
+        prediction.candidates = [c for c in prediction.candidates if c.hexsha in cands]
+        self.events(Event("predict", prediction.summary()))
+        known: list[tuple[str, StepVerdict]] = []
+        if not prediction.candidates:
+            prediction.outcome = "no-candidate" if prediction.names else "no-names"
+        else:
+            top = prediction.candidates[0].hexsha
+            prediction.tested = top
+            parent = self._parent(top)
+            verdicts = {s.revision: s for s in result.steps}  # the endpoints
+            for rev, role in ((top, StepRole.PREDICTED), (parent, StepRole.PREDICTED_PARENT)):
+                step = verdicts.get(rev) or self._judge(rev, role)
+                if rev not in verdicts:
+                    result.steps.append(step)
+                    known.append((rev, step.verdict))
+                self.events(Event("predict", f"{role} {rev[:12]}: {step.verdict}"
+                                             f" ({step.reason})"))
+                if step.verdict is not (StepVerdict.BAD if rev == top else StepVerdict.GOOD):
+                    prediction.outcome = "refuted"
+                    break
+            else:
+                prediction.outcome = "confirmed"
+                result.culprit = self.wt.info(top)
+                result.found_by = "predicted"
+            self.events(Event("predict", "the predicted commit is the culprit"
+                                         if result.culprit else
+                                         "the prediction is refuted: bisecting, with the"
+                                         f" {len(known)} verdict(s) it cost kept"))
+        result.prediction = prediction.to_json()
+        return known
+
+    def _parent(self, rev: str) -> str:
+        return str(self.wt.repo.commit(rev).parents[0].hexsha)
+
     def _confirm(self, result: BisectResult) -> None:
+        """Parent good and culprit bad, ``retries`` times each; a prediction's two
+        builds count as the first of them."""
         assert result.culprit is not None
         culprit = result.culprit.hexsha
-        parent = str(self.wt.repo.commit(culprit).parents[0].hexsha)
+        parent = self._parent(culprit)
+        result.parent = parent
         agree = total = 0
+        done = {s.role: s for s in result.steps
+                if s.role in (StepRole.PREDICTED, StepRole.PREDICTED_PARENT)}
+        first = {StepRole.CONFIRM_PARENT: done.get(StepRole.PREDICTED_PARENT),
+                 StepRole.CONFIRM_CULPRIT: done.get(StepRole.PREDICTED)}
+        step: Step | None = None
         for rev, role, want in ((parent, StepRole.CONFIRM_PARENT, StepVerdict.GOOD),
                                 (culprit, StepRole.CONFIRM_CULPRIT, StepVerdict.BAD)):
-            for _ in range(self.retries):
+            earlier = first[role] if result.found_by == "predicted" else None
+            if earlier is not None:
+                total += 1
+                agree += earlier.verdict == want
+                step = earlier
+            for _ in range(self.retries - (earlier is not None)):
                 step = self._judge(rev, role)
                 result.steps.append(step)
                 total += 1
                 agree += step.verdict == want
+        assert step is not None
         # What check found at the culprit: its last confirmation.
         result.culprit_check = {"verdict": step.check_verdict, "reason": step.reason}
         result.confidence = agree / total
@@ -305,3 +391,8 @@ class Bisector:
         self.events(Event("confirm", f"parent good and culprit bad: {agree}/{total}"
                                      + ("; its linker is byte-identical to its parent's"
                                         if result.noop else "")))
+
+
+def plain_bisect_builds(candidates: int) -> int:
+    """The builds a plain bisection of ``candidates`` commits needs: ceil(log2 N)."""
+    return max(1, math.ceil(math.log2(max(2, candidates))))

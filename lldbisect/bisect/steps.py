@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from lldbisect.analysis.check import check_build
-from lldbisect.analysis.convergence import Verdict
+from lldbisect.analysis.convergence import Comparison, Verdict
 from lldbisect.bisect.verdicts import StepVerdict
 from lldbisect.kernel.relink import KernelRelinker, RelinkTimeout
 
@@ -26,6 +26,9 @@ class StepOutcome:
     check_verdict: Verdict | None = None  # None: the kernel did not link
     culprits: tuple[str, ...] = ()
     visible_families: tuple[str, ...] = ()  # the patterns of families kallsyms sees
+    # The names that mark this verdict, with their nm letters: the culprits, else (an
+    # at-risk build) the linker-made names kallsyms sees. What a prediction looks for.
+    signature: tuple[tuple[str, str], ...] = ()
 
 
 def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> StepOutcome:
@@ -48,4 +51,17 @@ def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> Ste
                Verdict.AT_RISK: StepVerdict.BAD if at_risk_bad else StepVerdict.GOOD,
                }[found.verdict]
     return StepOutcome(verdict, found.reason, time.monotonic() - start,
-                       found.verdict, tuple(found.culprits), visible)
+                       found.verdict, tuple(found.culprits), visible, _signature(found))
+
+
+def _signature(found: Comparison) -> tuple[tuple[str, str], ...]:
+    names = set(found.culprits) or {n for f in found.families for n in f.visible}
+    letters: dict[str, str] = {}
+    for stage in reversed(found.stages):  # a culprit that vanished: an earlier stage has it
+        if len(letters) == len(names):
+            break
+        table = stage.table
+        for i, n in enumerate(table.names):
+            if n in names and n not in letters:
+                letters[n] = table.letters[i]
+    return tuple((n, letters.get(n, "t")) for n in sorted(names))

@@ -134,18 +134,26 @@ def bisect() -> None:
                                               " kernel's architecture).")
 @click.option("--retries", default=1, show_default=True,
               help="Test the culprit and its parent this many times each.")
+@click.option("--predict/--no-predict", default=True, show_default=True,
+              help="Read the candidates' diffs first and build the commit that explains"
+                   " the bad build's names, and its parent, before any bisection.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_kernel_options
 def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
                 key_paths: tuple[str, ...], build_cmd: str | None, targets: str | None,
-                retries: int, cache_dir: Path | None, as_json: bool, kernel_build: Path,
-                make_args: tuple[str, ...], timeout: float, at_risk_ok: bool) -> None:
+                retries: int, predict: bool, cache_dir: Path | None, as_json: bool,
+                kernel_build: Path, make_args: tuple[str, ...], timeout: float,
+                at_risk_ok: bool) -> None:
     """Bisect LLVM commits to the one that broke the kernel's kallsyms link.
 
-    Builds lld only (CMake + Ninja, a compiler launcher when installed), caches each
-    linker by the content of --key-path, relinks --kernel-build with it (seconds per
-    step), and confirms the culprit. Interrupted, it prints the command that resumes.
+    First reads every candidate commit's diff (scan-commit) for a name pattern it adds
+    or renames that covers the names the bad build shows; that commit and its parent
+    are built first, and parent good and commit bad confirm it in two builds. Otherwise
+    (no such commit, or refuted) it bisects, keeping those verdicts. Builds lld only
+    (CMake + Ninja, a compiler launcher when installed), caches each linker by the
+    content of --key-path, relinks --kernel-build with it (seconds per step), and
+    confirms the culprit. Interrupted, it prints the command that resumes.
 
     \b
     Example:
@@ -156,7 +164,7 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
 
     relinker = user_relinker(kernel_build, make_args, timeout)
     options = LlvmBisectOptions(pathspec, key_paths, build_cmd, targets, retries,
-                                at_risk_bad=not at_risk_ok)
+                                at_risk_bad=not at_risk_ok, predict=predict)
     try:
         result, builder = llvm_bisect(llvm_src, good, bad, relinker, _cache_root(cache_dir),
                                       options, lambda e: _say(e.message))
@@ -185,18 +193,26 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
 @click.option("--retries", default=1, show_default=True,
               help="Test the culprit and its parent this many times each.")
 @at_risk_option("Count an at-risk build as good (default: bad).")
+@click.option("--predict/--no-predict", default=True, show_default=True,
+              help="Read the rule changes first and build the commit after which the"
+                   " tree's rules stop hiding the bad build's names, and its parent,"
+                   " before any bisection.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: Path | None,
                   defconfig: str, make_args: tuple[str, ...], pathspec: tuple[str, ...],
-                  retries: int, at_risk_ok: bool, cache_dir: Path | None,
+                  retries: int, at_risk_ok: bool, predict: bool, cache_dir: Path | None,
                   as_json: bool) -> None:
     """Bisect kernel commits, the linker fixed, to the one that broke the kallsyms link.
 
     Each step checks the commit out in a worktree of lldbisect's, builds it out of tree
     in one persistent build directory (kbuild rebuilds what changed; ccache when
     installed) with the same configuration, and judges it with `check`. A commit whose
-    kernel does not build is skipped. Interrupted, it prints the command that resumes.
+    kernel does not build is skipped. First, the commits that change the kernel's rule
+    files (scripts/kallsyms.c, mksysmap, link-vmlinux.sh) are read with lldbisect's rule
+    reader, at each commit and its parent: one after which the rules stop hiding the bad
+    build's names is built first, with its parent. Interrupted, it prints the command
+    that resumes.
 
     \b
     Example:
@@ -207,7 +223,7 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
     from lldbisect.bisect.kernel import KernelBisectOptions, kernel_bisect
 
     options = KernelBisectOptions(config_file, defconfig, make_args, pathspec, retries,
-                                  at_risk_bad=not at_risk_ok)
+                                  at_risk_bad=not at_risk_ok, predict=predict)
     try:
         result, builder = kernel_bisect(kernel_src, good, bad, shutil.which(ld) or ld,
                                         _cache_root(cache_dir), options,

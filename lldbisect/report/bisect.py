@@ -7,7 +7,7 @@ from typing import Any
 
 from lldbisect.bisect.releases import ReleaseBisect, ReleaseStep
 
-__all__ = ["VERSIONS_SCHEMA", "commit_bisect_text", "versions_json",
+__all__ = ["VERSIONS_SCHEMA", "commit_bisect_text", "found_by_text", "versions_json",
            "versions_text"]
 
 VERSIONS_SCHEMA = "lldbisect.bisect-versions/1"
@@ -28,11 +28,31 @@ def commit_bisect_text(doc: dict[str, Any], builds: int, what: str) -> str:
     else:
         out.append("no single culprit; candidates: " + " ".join(
             str(c)[:12] for c in doc.get("candidates") or []))
+    out.append(found_by_text(doc))
     out.append(f"steps ({builds} {what}):")
     for s in doc["steps"]:
         out.append(f"  {s['revision'][:12]} {s['role']:16} {s['verdict']:5}"
                    f" {s['seconds']:6.1f} s{' cached' if s['cache_hit'] else ''}")
     return "\n".join(out) + "\n"
+
+
+def found_by_text(doc: dict[str, Any]) -> str:
+    """How the culprit was found, what it cost, and what a plain bisection would have."""
+    prediction = doc.get("prediction")
+    cost = (f"{doc.get('builds', 0)} build(s) besides the endpoints; a plain bisection"
+            f" needs about {doc.get('plain_builds', 0)}")
+    if not isinstance(prediction, dict):
+        said = "not asked (--no-predict)"
+    else:
+        said = {"confirmed": "predicted and confirmed",
+                "refuted": f"predicted {str(prediction.get('tested'))[:12]}, refuted by its"
+                           " builds: bisected, its verdicts kept",
+                "no-candidate": "no commit's diff explains the bad build's names: bisected",
+                "no-names": "the bad build shows no linker-made name to look for:"
+                            " bisected"}.get(str(prediction.get("outcome")), "bisected")
+        said += (f" (scanned {prediction.get('scanned', 0):,} commit(s) in"
+                 f" {prediction.get('seconds', 0):.1f} s)")
+    return f"found by: {said}; {cost}"
 
 
 def _step_json(step: ReleaseStep) -> dict[str, Any]:

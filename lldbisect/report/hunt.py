@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lldbisect.bisect.hunt import HuntResult
+from lldbisect.report.bisect import found_by_text
 from lldbisect.report.check import check_json, check_text
 from lldbisect.report.scan import item_json, scan_text
 
@@ -34,6 +35,7 @@ def hunt_text(result: HuntResult) -> str:
         out.append(f"culprit: {culprit.hexsha} {culprit.subject}\n" if culprit else
                    "no single culprit; candidates: "
                    + " ".join(c[:12] for c in result.bisect.candidates) + "\n")
+        out.append(found_by_text(result.bisect.to_json()) + "\n")
         if result.scan:
             kernels = [result.diagnosis.rules.version] if result.diagnosis else []
             out.append(scan_text(result.scan, kernels, True))

@@ -102,11 +102,20 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "confirmed": "parent good and culprit bad, every retry",
         "confidence": "the share of confirmation verdicts that agreed",
         "noop": "the culprit's linker is byte-identical to its parent's",
-        "steps": "every step: revision, role, verdict, reason, seconds, cache_hit,"
-                 " check_verdict",
-        "log": "git bisect log",
+        "steps": "every step: revision, role (good-endpoint, bad-endpoint, predicted,"
+                 " predicted-parent, bisect, confirm-parent, confirm-culprit), verdict,"
+                 " reason, seconds, cache_hit, check_verdict, signature (the names, with"
+                 " nm letters, that mark its verdict)",
+        "log": "git bisect log (empty when the prediction was confirmed)",
         "reproducer": "the command that reproduces the culprit's verdict",
         "culprit_check": "what check found at the culprit: verdict, reason",
+        "parent": "the culprit's parent, as confirmed",
+        "found_by": "predicted (the prediction confirmed) or bisected",
+        "prediction": "null with --no-predict; else names, scanned, seconds, outcome"
+                      " (confirmed, refuted, no-candidate, no-names), tested, unread,"
+                      " candidates (hexsha, subject, why, names; best first)",
+        "builds": "revisions built besides the endpoints",
+        "plain_builds": "what a plain bisection of the candidates needs: ceil(log2 N)",
         "linker_builds": "how many linkers (or kernel configurations) were built",
     },
     "lldbisect.bisect-versions/1": {
