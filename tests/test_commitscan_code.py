@@ -137,6 +137,51 @@ static const char *msg = "%pB: error %d";
                                                (P, "__stm32l4xx_veneer_")}
 
 
+def test_bfd_section_names_are_no_symbols_and_concat_prefixes_are() -> None:
+    # Our own bfd-style C: the same printf spelling names sections and symbols; a
+    # buffer that reaches a section-making call (itself or copied) is a section name.
+    text = """\
+#define STUB_SECTION_NAME ".stub.%d"
+#define STUB_ENTRY_NAME "__stub_%x"
+static bool
+make_stubs (struct bfd_link_info *info, int n)
+{
+  char *sname = bfd_malloc (16);
+  char secbuf[20];
+  char *copy;
+  sprintf (sname, ".plt.%u", n);
+  s = bfd_make_section_anyway_with_flags (dynobj, sname, flags);
+  sprintf (secbuf, ".sec%d", n);
+  copy = bfd_alloc (abfd, 20);
+  strcpy (copy, secbuf);
+  s = bfd_make_section (abfd, copy);
+  sprintf (sname, STUB_SECTION_NAME, n);
+  s = htab->add_stub_section (sname, input_section);
+  sprintf (sname, STUB_ENTRY_NAME, n);
+  h = elf_link_hash_lookup (&htab->elf, sname, true, false, false);
+  snprintf (sname, 40, "e999999@%04x_%08x_%" PRIx64, a, b, c);
+  return true;
+}
+
+static bool
+create_stub_symbol (struct bfd_link_info *info, const char *prefix, asection *s)
+{
+  char *name = concat (prefix, h->root.root.string, NULL);
+  char *other = concat (".direct.", h->root.root.string, NULL);
+  return _bfd_generic_link_add_one_symbol (info, s->owner, name, BSF_LOCAL, s, 0, NULL,
+                                           true, false, &bh);
+}
+
+static void
+callers (void)
+{
+  create_stub_symbol (info, ".handed.", s);
+}
+"""
+    assert _kinds("bfd/elfxx-fixture.c", text) == {
+        (P, "__stub_"), (P, "e999999@"), (P, ".direct."), (P, ".handed.")}
+
+
 THUNK_CLASSES = """\
 void {a}::addSymbols(ThunkSection &isec) {{
   addSymbol(saver().save("__{a}_" + destination.getName()), STT_FUNC, 0, isec);
@@ -466,3 +511,19 @@ def test_the_quick_path_reads_what_it_cannot_rule_out() -> None:
     assert not _same_names(tail, tail.replace("return a;", 'return "a";'), True)
     assert not _same_names(tail, tail.replace("return a;", "/* return a; */"), True)
     assert not _same_names(tail, tail.replace("return a;", "return a; \\"), True)
+
+
+def test_a_conditional_with_one_literal_branch_still_names() -> None:
+    text = """\
+void A::addSymbols(ThunkSection &isec) {
+  addSymbol(saver().save((gotPlt ? "__plt_pcrel_" : prefix) + destination.getName()),
+            STT_FUNC, 0, isec);
+  addSymbol(saver().save(Twine(x ? "__a_" : name)), STT_FUNC, 0, isec);
+  addSymbol(saver().save("__pre_" + (y ? "mid_" : z) + s), STT_FUNC, 0, isec);
+  addSymbol(saver().save((w ? "a_" : z) + "_b"), STT_FUNC, 0, isec);
+}
+"""
+    # Each choice of each conditional: its literal joined as literals join, or not.
+    assert _kinds("Thunks.cpp", text) == {
+        (P, "__plt_pcrel_"), (RuleKind.EXACT, "__a_"), (P, "__pre_mid_"), (P, "__pre_"),
+        (RuleKind.EXACT, "a__b"), (RuleKind.SUFFIX, "_b")}

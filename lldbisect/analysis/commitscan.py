@@ -22,13 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from lldbisect.analysis.cppnames import (
-    STRING as _STRING,
-)
+from lldbisect.analysis.bfdnames import c_names
 from lldbisect.analysis.cppnames import (
     clean_source,
     creation_sites,
-    decode_literal,
     name_literals,
     scope_at,
     sink_functions,
@@ -52,9 +49,6 @@ __all__ = [
 _CPP = (".cpp", ".cc", ".cxx", ".hpp", ".inc", ".def")
 _C = (".c",)
 
-_PRINTF_TARGET = re.compile(r"%(?:[-+ #0]*\d*(?:\.\d+)?)s")
-_PRINTF_OTHER = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:l|ll|h|z|j|t)?[diouxXp]")
-_NAMEISH = re.compile(r"[A-Za-z0-9_.$]+")
 # Within one line ([ \t], never \s): a pattern that crosses newlines goes quadratic on
 # the long blank runs a removed comment leaves.
 _FUNCTION = re.compile(r"^[A-Za-z_][\w:<>,*& \t~]*?\b((?:\w+::)*~?\w+)[ \t]*\([^;]*$",
@@ -192,43 +186,15 @@ def _cpp_patterns(text: str) -> list[Found]:
 
 
 def _c_patterns(text: str) -> list[Found]:
-    """printf formats naming a stub: after its target (``__%s_veneer``,
-    ``%08x.long_branch.%s``), or after a counter or an address alone
-    (``__vfp11_veneer_%x``, ``__erratum_835769_veneer_%d``)."""
-    out = []
-    code = clean_source(text)  # a format in a comment names nothing
+    """bfd's names (``bfdnames``), each with the function or macro it is made in."""
+    code = clean_source(text)
     scopes = _Scopes(code)
-    for m in _STRING.finditer(code):
-        value = decode_literal(m.group(1))
-        parts = _PRINTF_TARGET.split(value)
-        if len(parts) == 2:
-            head, tail = parts
-            if _PRINTF_OTHER.search(tail) or not (head or tail):
-                continue
-            if _PRINTF_OTHER.search(head):  # "%08x.long_branch.%s": what follows the address
-                pattern = NamePattern(RuleKind.SUBSTRING, _PRINTF_OTHER.split(head)[-1])
-            elif tail:
-                pattern = NamePattern(RuleKind.SUFFIX, tail)
-            else:
-                pattern = NamePattern(RuleKind.PREFIX, head)
-        elif len(parts) == 1 and len(others := _PRINTF_OTHER.split(value)) == 2:
-            # A name with a number in it and no target: a prefix (or a suffix) of a
-            # name that starts like a symbol.
-            head, tail = others
-            if head and not tail and head[0] in "_.":
-                pattern = NamePattern(RuleKind.PREFIX, head)
-            elif tail and not head and tail[0] in "_.@":
-                pattern = NamePattern(RuleKind.SUFFIX, tail)
-            else:
-                continue
-        else:
-            continue
-        if len(pattern.text) < 3 or not _NAMEISH.fullmatch(pattern.text):
-            continue  # a message or a path, not a symbol name
-        define = re.match(r"\s*#\s*define\s+(\w+)", _line_text(code, m.start()))
-        scope = define.group(1) if define else scopes.at(m.start())
-        out.append(Found(pattern, _line_of(code, m.start()), scope,
-                         " ".join(_line_text(text, m.start()).split())[:160]))
+    out = []
+    for name in c_names(text):
+        define = re.match(r"\s*#\s*define\s+(\w+)", _line_text(code, name.offset))
+        scope = define.group(1) if define else scopes.at(name.offset)
+        out.append(Found(NamePattern(name.kind, name.text), _line_of(code, name.offset), scope,
+                         " ".join(_line_text(text, name.offset).split())[:160]))
     return out
 
 

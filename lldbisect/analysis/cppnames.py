@@ -12,6 +12,7 @@ commented-out call, an error message or a section name is never a pattern.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,13 @@ class Literal:
 @dataclass
 class _Piece:
     literals: list[tuple[str, int]]  # the alternatives, with their offsets; [] = dynamic
+    dynamic: bool = False  # with literals: one alternative is no literal (c ? "a" : x)
+
+    @property
+    def pure(self) -> bool:
+        """Only literals: a piece that can join its neighbours."""
+        return bool(self.literals) and not self.dynamic
+
 
 
 def _matching(text: str, open_at: int, pair: str = "()") -> int:
@@ -213,12 +221,16 @@ class _Reader:
         if tern is not None:
             q, colon = tern
             alts = []
+            dynamic = False
             for start, part in ((q + 1, expr[q + 1:colon]), (colon + 1, expr[colon + 1:])):
                 sub = self.pieces(part, base + start, scope, depth + 1)
-                if len(sub) != 1 or not sub[0].literals:
-                    return [_Piece([])]  # a branch that is no single literal: dynamic
-                alts += sub[0].literals
-            return [_Piece(alts)]
+                if len(sub) == 1 and sub[0].literals:
+                    alts += sub[0].literals
+                    dynamic = dynamic or sub[0].dynamic
+                else:
+                    dynamic = True  # a branch that is no single literal: dynamic
+            # One literal branch is a name all the same ((plt ? "__plt_" : prefix) + s).
+            return [_Piece(alts, dynamic=dynamic and bool(alts))]
         parts = _split_top(expr, ("+", "<<"))
         if len(parts) > 1:
             out: list[_Piece] = []
@@ -273,7 +285,7 @@ class _Reader:
                 sub = self.pieces(body[w.end():end], scope[0] + w.end(), scope, depth + 1)
                 # Writes in the branches of one if/else chain stand at the same place.
                 branch = last_end >= 0 and re.search(r"\belse\b", body[last_end:w.start()])
-                if branch and out and len(sub) == 1 and sub[0].literals and out[-1].literals:
+                if branch and out and len(sub) == 1 and sub[0].pure and out[-1].pure:
                     out[-1] = _Piece(out[-1].literals + sub[0].literals)
                 else:
                     out += sub
@@ -293,7 +305,7 @@ class _Reader:
             for a in assigns:
                 stop = body.find(";", a.end())
                 sub = self.pieces(body[a.end():stop], scope[0] + a.end(), scope, depth + 1)
-                if len(sub) != 1 or not sub[0].literals:
+                if len(sub) != 1 or not sub[0].pure:
                     return [_Piece([])]
                 alts += sub[0].literals
             out = [_Piece(alts)]
@@ -316,7 +328,7 @@ def _merge(pieces: list[_Piece]) -> list[_Piece]:
     for p in pieces:
         if out and not p.literals and not out[-1].literals:
             continue
-        if out and p.literals and out[-1].literals and (
+        if out and p.pure and out[-1].pure and (
                 len(p.literals) * len(out[-1].literals) <= 64):
             # Literal after literal: one piece, every joining ((t ? "a" : "b") + "c").
             out[-1] = _Piece([(a + b, off) for a, off in out[-1].literals
@@ -424,15 +436,29 @@ def name_literals(text: str) -> Iterator[Literal]:
         first_at, first = args[0]
         k = bisect.bisect_right(starts, m.start()) - 1
         scope = functions[k] if k >= 0 and m.start() < functions[k][1] else (0, m.start())
-        pieces = reader.pieces(first, open_at + 1 + first_at, scope)
-        for k, p in enumerate(pieces):
-            before = any(not q.literals for q in pieces[:k])
-            after = any(not q.literals for q in pieces[k + 1:])
-            position = {(False, False): "whole", (False, True): "start",
-                        (True, False): "end", (True, True): "middle"}[(before, after)]
-            for value, offset in p.literals:
-                if value and _NAME_CHARS.fullmatch(value) and not value.startswith("$"):
-                    yield Literal(value, position, offset, m.start())
+        for pieces in _variants(reader.pieces(first, open_at + 1 + first_at, scope)):
+            for k, p in enumerate(pieces):
+                before = any(not q.literals for q in pieces[:k])
+                after = any(not q.literals for q in pieces[k + 1:])
+                position = {(False, False): "whole", (False, True): "start",
+                            (True, False): "end", (True, True): "middle"}[(before, after)]
+                for value, offset in p.literals:
+                    if value and _NAME_CHARS.fullmatch(value) and not value.startswith("$"):
+                        yield Literal(value, position, offset, m.start())
+
+
+def _variants(pieces: list[_Piece]) -> Iterator[list[_Piece]]:
+    """The concatenation once per choice of each piece that is a literal or not
+    (``(c ? "a_" : x)``): each choice joined as literals join."""
+    mixed = [k for k, p in enumerate(pieces) if p.dynamic][:6]
+    if not mixed:
+        yield pieces
+        return
+    for choice in itertools.product((True, False), repeat=len(mixed)):
+        out = list(pieces)
+        for k, literal in zip(mixed, choice, strict=True):
+            out[k] = _Piece(pieces[k].literals if literal else [])
+        yield _merge(out)
 
 
 @lru_cache(maxsize=64)

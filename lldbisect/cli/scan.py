@@ -60,9 +60,11 @@ def scan_commit(repo: Path | None, rev: str | None, trees: tuple[Path, Path] | N
     reaches a call that creates a symbol (addSymbol, addSyntheticLocal, makeDefined),
     through saver().save, Twine, +, conditional expressions (each branch a name),
     constants, variables and string streams; comments and #if 0 blocks are left out.
-    GNU ld's printf formats ("__%s_veneer", "%08x.long_branch.%s", "__vfp11_veneer_%x")
-    are read in C. A rename is paired by the thunk it names: the same function, or a
-    class created at the same place under a new name.
+    GNU ld's bfd is read in C: printf formats ("__%s_veneer", "%08x.long_branch.%s",
+    "__vfp11_veneer_%x"), concat (".pic.", name, NULL), a prefix handed to a function
+    that concatenates it; a buffer that names a section is left out. A rename is paired
+    by the thunk it names: the same function, or a class created at the same place
+    under a new name.
 
     \b
     Example:
