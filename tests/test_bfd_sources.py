@@ -62,3 +62,30 @@ def test_the_names_gnu_ld_really_makes_are_read_from_its_source(bfd: Path) -> No
     names = _names(bfd / "elf32-arm.c")
     assert {m for m in made if not any(m.endswith(n) or m.startswith(n) for n in names)} \
         == set()
+
+
+def test_ppc64_stub_names_assembled_from_a_table_are_read(bfd: Path, tmp_path: Path) -> None:
+    """GNU ld's ppc64 names its stubs by memcpy from a table (`stub_str[]`): a real
+    link with --emit-stub-syms, a far call and a call into a shared library."""
+    ld = "/usr/bin/powerpc64le-linux-gnu-ld.bfd"
+    if not Path(ld).exists():
+        pytest.skip(f"{ld} missing: run bisect-scripts/setup-machine")
+    (tmp_path / "a.c").write_text("void far(void);\nvoid ext(void);\n"
+                                  "void _start(void) { far(); ext(); }\n")
+    (tmp_path / "b.c").write_text("void far(void) {}\n")
+    (tmp_path / "x.c").write_text("void ext(void) {}\n")
+    (tmp_path / "far.lds").write_text(
+        "SECTIONS { .text 0x10000000 : { *(.text) } .far 0x14000000 : { *(.text.far) } }\n")
+    cc = ["clang", "--target=powerpc64le-linux-gnu", "-O2"]
+    for args in (["-c", "a.c"], ["-c", "-ffunction-sections", "b.c"],
+                 ["-fPIC", "-shared", "-nostdlib", "-fuse-ld=lld", "-o", "libx.so", "x.c"]):
+        subprocess.run([*cc, *args], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([ld, "--emit-stub-syms", "-T", "far.lds", "-o", "out", "a.o", "b.o",
+                    "libx.so"], cwd=tmp_path, check=True, capture_output=True)
+    nm = subprocess.run(["nm", str(tmp_path / "out")], capture_output=True, text=True,
+                        check=True).stdout
+    stubs = {ln.split()[-1] for ln in nm.splitlines() if ".plt_" in ln or ".long_" in ln}
+    assert {s.split(".", 2)[1] for s in stubs} == {"plt_branch", "plt_call"}, nm
+    patterns = {f.pattern for f in patterns_in("elf64-ppc.c",
+                                               (bfd / "elf64-ppc.c").read_text())}
+    assert all(any(p.covers(s) for p in patterns) for s in stubs), (stubs, patterns)

@@ -527,3 +527,23 @@ void A::addSymbols(ThunkSection &isec) {
     assert _kinds("Thunks.cpp", text) == {
         (P, "__plt_pcrel_"), (RuleKind.EXACT, "__a_"), (P, "__pre_mid_"), (P, "__pre_"),
         (RuleKind.EXACT, "a__b"), (RuleKind.SUFFIX, "_b")}
+
+
+def test_bfd_names_copied_from_a_table_into_a_symbol_name() -> None:
+    text = """\
+static bool
+emit_stub_symbol (struct stub_entry *stub_entry)
+{
+  const char *const kinds[] = { "far_jump", "lib_call" };
+  const char *const sections[] = { ".stubs_a", ".stubs_b" };
+  char *name = bfd_malloc (64);
+  memcpy (name, stub_entry->root.string, 9);
+  memcpy (name + 9, kinds[stub_entry->type - 1], len1);
+  h = elf_link_hash_lookup (&htab->elf, name, true, false, false);
+  strcpy (secname, sections[stub_entry->type - 1]);
+  s = bfd_make_section_anyway (abfd, secname);
+  return h != NULL;
+}
+"""
+    assert _kinds("bfd/elf64-fixture.c", text) == {(RuleKind.SUBSTRING, "far_jump"),
+                                                  (RuleKind.SUBSTRING, "lib_call")}

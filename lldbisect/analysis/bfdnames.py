@@ -84,6 +84,7 @@ def c_names(text: str) -> Iterator[CName]:
             continue
         yield CName(found[0], found[1], m.start())
     yield from _handed_prefixes(code, functions)
+    yield from _table_names(code, functions)
 
 
 def _concat_prefix(code: str, at: int) -> bool:
@@ -145,6 +146,39 @@ def _buffer_is_section(code: str, at: int, functions: list[tuple[int, int, str]]
         if any(re.search(rf"(?<![\w.>]){re.escape(n)}\b", args) for n in names):
             return True
     return False
+
+
+_SYMBOL_CALL = re.compile(r"\b(?:elf_link_hash_lookup|bfd_link_hash_lookup|"
+                          r"bfd_wrapped_link_hash_lookup|_bfd_generic_link_add_one_symbol|"
+                          r"\w+_stub_hash_lookup)\s*\(")
+_TABLE = re.compile(r"\bconst\s+char\s*\*\s*(?:const\s+)?(\w+)\s*\[\s*\w*\s*\]\s*=\s*\{"
+                    r"([^{}]*)\}")
+
+
+def _table_names(code: str, functions: list[tuple[int, int, str]]) -> Iterator[CName]:
+    """A table of literals copied into a buffer that then names a symbol (ppc64's
+    ``memcpy (name + 9, stub_str[type - 1], len1)``): each entry, in the middle of the
+    name where it is copied past the buffer's start."""
+    for table in _TABLE.finditer(code):
+        entries = [(decode_literal(m.group(1)), table.start(2) + m.start())
+                   for m in STRING.finditer(table.group(2))]
+        copy = re.compile(rf"\b(?:memcpy|strcpy|strcat|stpcpy)\s*\(\s*(\w+)\s*(\+[^,]*)?,"
+                          rf"\s*{re.escape(table.group(1))}\s*\[")
+        for use in copy.finditer(code, table.end()):
+            body = next(((a, b) for a, b, _ in functions if a <= use.start() < b), None)
+            if body is None:
+                continue
+            buf = use.group(1)
+            rest = code[use.end():body[1]]
+            if not any(re.search(rf"(?<![\w.>]){re.escape(buf)}\b",
+                                 rest[m.end():rest.find(";", m.end())])
+                       for m in _SYMBOL_CALL.finditer(rest)):
+                continue
+            kind = RuleKind.SUBSTRING if use.group(2) else RuleKind.PREFIX
+            for value, offset in entries:
+                if len(value) >= 3 and _NAMEISH.fullmatch(value):
+                    yield CName(kind, value, offset)
+            break
 
 
 def _handed_prefixes(code: str, functions: list[tuple[int, int, str]]) -> Iterator[CName]:
