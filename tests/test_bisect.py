@@ -143,12 +143,14 @@ def test_bisect_llvm_predicts_a_renaming_culprit_in_two_builds(
 
 @pytest.mark.kernel
 @pytest.mark.realbuild
-def test_bisect_llvm_falls_back_from_a_decoy(failing_kernel: TinyArmBuild,
-                                             tmp_path: Path) -> None:
-    # The decoy renames the thunk in the source, but still "builds" lld 15; the real
-    # culprit moves to lld 16 without a name change.
-    hashes = long_history(tmp_path / "llvm-project", 1000, culprit=700, renames=False,
-                          decoy=300)
+@pytest.mark.parametrize("culprit, decoy", [(700, 300), (457, None)],
+                         ids=["decoy", "no-name-change"])
+def test_bisect_llvm_falls_back_when_the_scan_cannot_say(
+        failing_kernel: TinyArmBuild, tmp_path: Path, culprit: int, decoy: int | None) -> None:
+    # The culprit moves to lld 16 without a name change; the decoy renames the thunk in
+    # the source, but still "builds" lld 15.
+    hashes = long_history(tmp_path / "llvm-project", 1000, culprit=culprit, renames=False,
+                          decoy=decoy)
     counter = tmp_path / "builds"
     done = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
                       "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
@@ -157,12 +159,16 @@ def test_bisect_llvm_falls_back_from_a_decoy(failing_kernel: TinyArmBuild,
                       str(tmp_path / "cache"), "--json")
     assert done.returncode == 0, done.stderr
     report = documented(done.stdout)
-    assert report["culprit"]["hexsha"] == hashes[700] and report["confirmed"]
+    assert report["culprit"]["hexsha"] == hashes[culprit] and report["confirmed"]
     assert report["found_by"] == "bisected"
-    assert report["prediction"]["outcome"] == "refuted"
-    assert report["prediction"]["tested"] == hashes[300]
     built = counter.read_text().splitlines()
     assert len(built) - 2 == report["builds"] <= 10 + 2
+    if decoy is None:
+        assert report["prediction"]["outcome"] == "no-candidate"
+        assert "none explains __ARMv4PILongBXThunk_" in done.stderr
+        return
+    assert report["prediction"]["outcome"] == "refuted"
+    assert report["prediction"]["tested"] == hashes[decoy]
     # The decoy built good: its parent is never built, the bisection starts above it.
     assert "the prediction is refuted: bisecting, with the 1 verdict(s) it cost kept" in (
         done.stderr)

@@ -215,3 +215,65 @@ def test_kernel_prediction_never_guesses_at_rules_it_cannot_read(tmp_path: Path)
     assert len(found.unread) == 1 and found.unread[0].startswith(hashes[1][:12])
     assert "not read by the model" in found.unread[0]
     assert "(1 could not be read)" in found.summary()
+
+
+def _table_bisector(repo_path: Path, tmp_path: Path, *, broken: frozenset[str] = frozenset(),
+                    interrupt_at: str | None = None, retries: int = 1
+                    ) -> tuple[Bisector, list[str]]:
+    """A bisector over the history whose builds are the commits themselves: bad from
+    lld/VERSION 16 on, a failed build for ``broken``, Ctrl-C when ``interrupt_at`` is
+    built."""
+    repo = git.Repo(repo_path)
+    wt = Worktree(repo, tmp_path / "wt")
+    built: list[str] = []
+
+    def build(rev: str) -> BuildOutcome:
+        sha = wt.resolve(rev)
+        if sha == interrupt_at:
+            raise KeyboardInterrupt
+        built.append(sha)
+        return BuildOutcome(None if sha in broken else Path(sha), False, 0.0, sha in broken,
+                            "the build failed" if sha in broken else "")
+
+    def test(linker: str) -> StepOutcome:
+        bad = repo.git.show(f"{Path(linker).name}:lld/VERSION").strip() == "16"
+        return StepOutcome(StepVerdict.BAD if bad else StepVerdict.GOOD, "table", 0.0,
+                           signature=BAD_NAMES if bad else ())
+
+    return Bisector(wt, build, test, lambda e: None, tmp_path / "side.json", retries,
+                    noop_check=False,
+                    predict=lambda g, b, s: predict_llvm(repo_path, g, b, ["lld"],
+                                                         [n for n, _ in BAD_NAMES])), built
+
+
+def test_an_interrupted_prediction_resumes_with_its_verdicts(tmp_path: Path) -> None:
+    hashes = long_history(tmp_path / "llvm", 60, culprit=30)
+    bisector, built = _table_bisector(tmp_path / "llvm", tmp_path, interrupt_at=hashes[29])
+    with pytest.raises(KeyboardInterrupt):
+        bisector.run(hashes[0], hashes[-1], ["lld"])
+    assert built == [hashes[0], hashes[-1], hashes[30]]
+    again, built_again = _table_bisector(tmp_path / "llvm", tmp_path)
+    result = again.run(hashes[0], hashes[-1], ["lld"])
+    assert built_again == [hashes[29]]  # the endpoints and the culprit were not rebuilt
+    assert result.found_by == "predicted" and result.culprit is not None
+    assert result.culprit.hexsha == hashes[30] and result.confirmed
+
+
+def test_a_prediction_that_cannot_be_built_is_untestable_not_refuted(tmp_path: Path) -> None:
+    hashes = long_history(tmp_path / "llvm", 60, culprit=30)
+    bisector, _built = _table_bisector(tmp_path / "llvm", tmp_path,
+                                        broken=frozenset({hashes[30]}))
+    result = bisector.run(hashes[0], hashes[-1], ["lld"])
+    assert result.prediction is not None and result.prediction["outcome"] == "untestable"
+    # git bisect, told the culprit is a skip, names it among the candidates.
+    assert result.culprit is None and hashes[30] in result.candidates
+    assert "could not be built" in found_by_text(result.to_json())
+
+
+def test_an_endpoint_verdict_is_the_first_confirmation(tmp_path: Path) -> None:
+    hashes = long_history(tmp_path / "llvm", 40, culprit=1)  # its parent is the good end
+    bisector, built = _table_bisector(tmp_path / "llvm", tmp_path)
+    result = bisector.run(hashes[0], hashes[-1], ["lld"])
+    assert result.found_by == "predicted" and result.confirmed
+    assert built == [hashes[0], hashes[-1], hashes[1]]  # the good endpoint not rebuilt
+    assert result.builds == 1

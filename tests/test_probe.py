@@ -171,6 +171,23 @@ def test_validate_relinks_a_real_build_with_both(tiny_arm: Any) -> None:
     assert any(n.startswith("__ARMv4PILongBXThunk_") for n in build["new_culprits"])
 
 
+@pytest.mark.kernel
+@pytest.mark.realbuild
+def test_validate_says_a_linker_crashed_relinking_a_real_build(tiny_arm: Any,
+                                                               tmp_path: Path) -> None:
+    crashy = _crashing_linker(tmp_path, "vmlinux")  # every link of the vmlinux stages
+    done = run("validate", "--ld", crashy, "--baseline", LLD[15], "--arch", "arm64",
+               "--kernel-build", str(tiny_arm.build_dir), "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    build = documented(done.stdout)["builds"][0]
+    assert (build["baseline"], build["new"], build["crashed"]) == ("converged", "crashed",
+                                                                  True)
+    assert build["new_reason"].startswith("the linker crashed (")
+    text = run("validate", "--ld", crashy, "--baseline", LLD[15], "--arch", "arm64",
+               "--kernel-build", str(tiny_arm.build_dir))
+    assert "CRASH" in text.stdout and "the new linker crashed on" in text.stdout
+
+
 def release_table(kernel_args: list[str]) -> list[str]:
     """The README's table: each Debian lld against the one before it."""
     rows = ["| lld | new family (cases) | 6.1 sees it | 6.12 sees it |", "|---|---|---|---|"]
@@ -222,3 +239,55 @@ def test_build_regression_ranks(old: str | None, new: str | None, at_risk_bad: b
         return StepOutcome(StepVerdict.SKIP, "", 1.0, None if state is None else Verdict(state))
 
     assert BuildComparison("b", outcome(old), outcome(new), at_risk_bad).regressed() is regressed
+
+
+def _crashing_linker(tmp_path: Path, when: str) -> str:
+    """lld 16 that answers --version, and kills itself with SIGSEGV (as a crashing
+    linker dies) when its arguments match ``when``."""
+    ld = tmp_path / "ld.crashy"
+    ld.write_text("#!/bin/sh\n"
+                  f'case "$*" in *{when}*) kill -SEGV $$ ;; esac\n'
+                  f'exec {LLD[16]} "$@"\n')
+    ld.chmod(0o755)
+    return str(ld)
+
+
+def test_a_crash_is_a_failure_with_its_own_line_never_unsupported(tmp_path: Path) -> None:
+    crashy = _crashing_linker(tmp_path, "arm-v7-pic")  # the case's own directory name
+    probed = run("probe", "--ld", crashy, "--arch", "arm", "--json")
+    assert probed.returncode == 0, probed.stderr
+    doc = documented(probed.stdout)
+    status = {c["case"]: (c["status"], c["message"]) for c in doc["cases"]}
+    assert status["arm-v7-pic"] == ("crashed", "killed by SIGSEGV")
+    assert {s for case, (s, _m) in status.items() if case != "arm-v7-pic"} == {"ok"}
+    text = run("probe", "--ld", crashy, "--arch", "arm")
+    assert "crashed: killed by SIGSEGV" in text.stdout
+    done = run("validate", "--ld", crashy, "--baseline", LLD[16], "--arch", "arm", "--json")
+    assert done.returncode == 1, done.stdout
+    report = documented(done.stdout)
+    assert [c["case"] for c in report["cases"] if c["failed"]] == ["arm-v7-pic"]
+    crash = next(c for c in report["cases"] if c["case"] == "arm-v7-pic")
+    assert crash["crashed"] and not crash["lost_support"]
+    text = run("validate", "--ld", crashy, "--baseline", LLD[16], "--arch", "arm")
+    assert text.returncode == 1
+    assert "arm-v7-pic  CRASH   the new linker crashed: killed by SIGSEGV" in text.stdout
+    assert "verdict: FAIL: the new linker crashed on arm-v7-pic" in text.stdout
+
+
+def test_a_linker_that_crashes_on_every_link_fails_validation(tmp_path: Path) -> None:
+    crashy = _crashing_linker(tmp_path, "-o")
+    done = run("validate", "--ld", crashy, "--baseline", LLD[16], "--arch", "arm64")
+    assert done.returncode == 1, done.stdout
+    assert "the new linker crashed on" in done.stdout and "unsupported" not in done.stdout
+
+
+def test_crashes_are_told_from_refusals() -> None:
+    from lldbisect.linkers.crash import crash_in_log, crashed
+
+    assert crashed(-11, "") == "killed by SIGSEGV"
+    assert crashed(134, "") == "killed by SIGABRT (exit status 134)"
+    assert crashed(1, "ld.lld: error: unknown argument '--fix-cortex-a8'") is None
+    assert crashed(1, "PLEASE submit a bug report to https://github.com/llvm/...\n"
+                      "Stack dump:\n0. Program arguments: ld.lld") is not None
+    assert crash_in_log("make[2]: *** [scripts/Makefile.vmlinux:34: vmlinux] Error 139")
+    assert crash_in_log("ld.lld: error: undefined symbol: foo\nmake: *** [x] Error 1") is None

@@ -365,13 +365,14 @@ def _same_names(old: str, new: str, cpp: bool) -> bool:
         code = _LINE_COMMENT.sub("", region)
         if any(w in code for w in _STOP_CODE) or not _balanced(code):
             return False
-        brace = text.find("{", end)
-        if brace >= 0 and _HEADER_TAIL.fullmatch(text, end, brace):
+        if _header_may_follow(text, end):
             return False  # a ")" in the change may make the next "{" a function's body
     if cpp:
         spans = _SINKS.of(old)
         if any(a <= old_end and start <= b for a, b in spans):
             return False
+        if any(not any(a <= w < b for a, b in spans) for w in _sink_words(old)):
+            return False  # a creating call the reader scopes to the whole file before it
         delta = len(new) - len(old)
         _SINKS.remember(new, [(a + delta, b + delta) if a > old_end else (a, b)
                               for a, b in spans])
@@ -379,6 +380,34 @@ def _same_names(old: str, new: str, cpp: bool) -> bool:
 
 
 _BRACE = re.compile(r"[{}]")
+
+
+def _header_may_follow(text: str, end: int) -> bool:
+    """Whether what follows ``end`` up to the next ``{`` could end a function header
+    (``) const override -> T {``), comments removed as the reader removes them."""
+    brace = text.find("{", end)
+    tail = text[end:len(text) if brace < 0 else brace]
+    if "*/" in tail.split("/*", 1)[0]:
+        return True  # the change sits inside a block comment: do not reason about it
+    tail = _TAIL_COMMENTS.sub(" ", tail)
+    if brace < 0:
+        return False
+    if "/*" in tail or "//" in tail:
+        return True  # a comment that hides the "{" found: read both files
+    return _HEADER_TAIL.fullmatch(tail) is not None
+
+
+_TAIL_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+
+
+def _sink_words(text: str) -> list[int]:
+    out = []
+    for w in ("addSymbol", "addSyntheticLocal", "makeDefined"):
+        i = text.find(w)
+        while i >= 0:
+            out.append(i)
+            i = text.find(w, i + len(w))
+    return out
 
 
 def _balanced(code: str) -> bool:

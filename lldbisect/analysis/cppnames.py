@@ -104,7 +104,7 @@ def _drop_if0(text: str) -> str:
         elif not dead:
             continue
         if dead or any(not live for live, _ in stack):
-            lines[k] = ""
+            lines[k] = " " * len(lines[k])  # blanked, not emptied: offsets stay
     return "\n".join(lines)
 
 

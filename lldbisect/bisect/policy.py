@@ -192,6 +192,7 @@ class Bisector:
         self.retries = max(1, retries)
         self.noop_check = noop_check
         self.predict = predict
+        self._predicting = False  # a resumed run stopped during the prediction
         self.build_failed = "the linker did not build" if noop_check else (
             "the kernel did not configure")
 
@@ -208,11 +209,13 @@ class Bisector:
                     time.monotonic() - start, built.cache_hit, outcome.check_verdict,
                     outcome.signature)
 
-    def _save(self, result: BisectResult) -> None:
-        """Write the side-car atomically: an interruption never leaves half a file."""
+    def _save(self, result: BisectResult, phase: str = "") -> None:
+        """Write the side-car atomically: an interruption never leaves half a file.
+        ``phase`` "predict": the endpoints are judged, the bisection not yet started."""
         self.sidecar.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.sidecar.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**result.to_json(), "schema": SIDECAR_SCHEMA}))
+        tmp.write_text(json.dumps({**result.to_json(), "schema": SIDECAR_SCHEMA,
+                                   "phase": phase}))
         tmp.replace(self.sidecar)
 
     def _resume(self, good: str, bad: str, pathspec: list[str]) -> BisectResult | None:
@@ -221,9 +224,10 @@ class Bisector:
         except (OSError, ValueError):
             return None
         finished = bool(doc.get("culprit") or doc.get("candidates"))
+        predicting = doc.get("phase") == "predict"
         if (doc.get("schema") != SIDECAR_SCHEMA or doc.get("good") != good
                 or doc.get("bad") != bad or doc.get("pathspec") != pathspec
-                or not (finished or bisect_active(self.wt))):
+                or not (finished or predicting or bisect_active(self.wt))):
             return None
         try:
             steps = [Step.from_json(s) for s in doc.get("steps", [])]
@@ -236,6 +240,7 @@ class Bisector:
                               plain_builds=doc.get("plain_builds", 0))
         if doc.get("culprit"):
             result.culprit = CommitInfo(**doc["culprit"])
+        self._predicting = predicting and not finished
         return result
 
     def run(self, good: str, bad: str, pathspec: list[str]) -> BisectResult:
@@ -249,28 +254,25 @@ class Bisector:
         good, bad = self.wt.resolve(good), self.wt.resolve(bad)
         result = self._resume(good, bad, pathspec)
         state = BisectState(False, None, [], "")
-        if result is not None:
+        if result is not None and not self._predicting:
             self.events(Event("start", f"resuming: {len(result.steps)} steps already done"))
             if result.culprit or result.candidates:  # interrupted while confirming
                 state = BisectState(True, None, result.candidates, "")
         else:
-            result = BisectResult(good, bad, pathspec)
             cands = self.wt.candidates(good, bad, pathspec)
-            result.plain_builds = plain_bisect_builds(len(cands))
-            self.events(Event("start", f"{len(cands)} candidate commits touch"
-                                       f" {' '.join(pathspec) or 'the tree'}: about"
-                                       f" {result.plain_builds} steps"))
-            for rev, role, want in ((good, StepRole.GOOD_ENDPOINT, StepVerdict.GOOD),
-                                    (bad, StepRole.BAD_ENDPOINT, StepVerdict.BAD)):
-                step = self._judge(rev, role)
-                result.steps.append(step)
-                self.events(Event("endpoint", f"{role} {rev[:12]}: {step.verdict}"
-                                              f" ({step.reason})"))
-                if step.verdict != want:
-                    raise EndpointError(str(self.wt.repo.working_dir),
-                                        f"the {role.split('-')[0]} endpoint {rev[:12]} tests"
-                                        f" {step.verdict}, not {want}: {step.reason}")
-            known = self._predicted(result, good, bad, result.steps[-1], set(cands))
+            if result is None:
+                result = BisectResult(good, bad, pathspec)
+                result.plain_builds = plain_bisect_builds(len(cands))
+                self.events(Event("start", f"{len(cands)} candidate commits touch"
+                                           f" {' '.join(pathspec) or 'the tree'}: about"
+                                           f" {result.plain_builds} steps"))
+                self._endpoints(result, good, bad)
+                self._save(result, phase="predict")
+            else:
+                self.events(Event("start", f"resuming the prediction: {len(result.steps)}"
+                                           " steps already done"))
+            bad_step = next(s for s in result.steps if s.role is StepRole.BAD_ENDPOINT)
+            known = self._predicted(result, good, bad, bad_step, set(cands))
             if result.culprit is None:
                 state = bisect_start(self.wt, bad, good, pathspec)
                 for rev, verdict in known:  # what the prediction's builds already told
@@ -311,6 +313,19 @@ class Bisector:
                                                 if result.culprit else "not found")))
         return result
 
+    def _endpoints(self, result: BisectResult, good: str, bad: str) -> None:
+        """Judge both endpoints. Raises EndpointError when one is not what it should be."""
+        for rev, role, want in ((good, StepRole.GOOD_ENDPOINT, StepVerdict.GOOD),
+                                (bad, StepRole.BAD_ENDPOINT, StepVerdict.BAD)):
+            step = self._judge(rev, role)
+            result.steps.append(step)
+            self.events(Event("endpoint", f"{role} {rev[:12]}: {step.verdict}"
+                                          f" ({step.reason})"))
+            if step.verdict != want:
+                raise EndpointError(str(self.wt.repo.working_dir),
+                                    f"the {role.split('-')[0]} endpoint {rev[:12]} tests"
+                                    f" {step.verdict}, not {want}: {step.reason}")
+
     def _predicted(self, result: BisectResult, good: str, bad: str, bad_step: Step,
                    cands: set[str]) -> list[tuple[str, StepVerdict]]:
         """Build the predicted culprit and its parent: a bad commit whose parent is good
@@ -320,7 +335,9 @@ class Bisector:
             return []
         prediction = self.predict(good, bad, bad_step)
         # Only what the bisection itself could name (the pathspec's commits).
-        prediction.candidates = [c for c in prediction.candidates if c.hexsha in cands]
+        kept = [c for c in prediction.candidates if c.hexsha in cands]
+        prediction.outside = len(prediction.candidates) - len(kept)
+        prediction.candidates = kept
         self.events(Event("predict", prediction.summary()))
         known: list[tuple[str, StepVerdict]] = []
         if not prediction.candidates:
@@ -329,14 +346,21 @@ class Bisector:
             top = prediction.candidates[0].hexsha
             prediction.tested = top
             parent = self._parent(top)
-            verdicts = {s.revision: s for s in result.steps}  # the endpoints
+            endpoints = {good, bad}
             for rev, role in ((top, StepRole.PREDICTED), (parent, StepRole.PREDICTED_PARENT)):
-                step = verdicts.get(rev) or self._judge(rev, role)
-                if rev not in verdicts:
+                # A verdict already given (an endpoint, or before an interruption) stands.
+                step = next((s for s in result.steps if s.revision == rev), None)
+                if step is None:
+                    step = self._judge(rev, role)
                     result.steps.append(step)
+                    self._save(result, phase="predict")
+                if rev not in endpoints:
                     known.append((rev, step.verdict))
                 self.events(Event("predict", f"{role} {rev[:12]}: {step.verdict}"
                                              f" ({step.reason})"))
+                if step.verdict is StepVerdict.SKIP:
+                    prediction.outcome = "untestable"
+                    break
                 if step.verdict is not (StepVerdict.BAD if rev == top else StepVerdict.GOOD):
                     prediction.outcome = "refuted"
                     break
@@ -346,8 +370,8 @@ class Bisector:
                 result.found_by = "predicted"
             self.events(Event("predict", "the predicted commit is the culprit"
                                          if result.culprit else
-                                         "the prediction is refuted: bisecting, with the"
-                                         f" {len(known)} verdict(s) it cost kept"))
+                                         f"the prediction is {prediction.outcome}: bisecting,"
+                                         f" with the {len(known)} verdict(s) it cost kept"))
         result.prediction = prediction.to_json()
         return known
 
@@ -362,10 +386,13 @@ class Bisector:
         parent = self._parent(culprit)
         result.parent = parent
         agree = total = 0
-        done = {s.role: s for s in result.steps
-                if s.role in (StepRole.PREDICTED, StepRole.PREDICTED_PARENT)}
-        first = {StepRole.CONFIRM_PARENT: done.get(StepRole.PREDICTED_PARENT),
-                 StepRole.CONFIRM_CULPRIT: done.get(StepRole.PREDICTED)}
+        # A predicted culprit was built with its parent already (or they are endpoints):
+        # those verdicts are the first confirmation.
+        judged = {s.revision: s for s in result.steps if s.role in (
+            StepRole.PREDICTED, StepRole.PREDICTED_PARENT, StepRole.GOOD_ENDPOINT,
+            StepRole.BAD_ENDPOINT)}
+        first = {StepRole.CONFIRM_PARENT: judged.get(parent),
+                 StepRole.CONFIRM_CULPRIT: judged.get(culprit)}
         step: Step | None = None
         for rev, role, want in ((parent, StepRole.CONFIRM_PARENT, StepVerdict.GOOD),
                                 (culprit, StepRole.CONFIRM_CULPRIT, StepVerdict.BAD)):

@@ -60,8 +60,11 @@ class Prediction:
     seconds: float = 0.0
     candidates: list[Candidate] = field(default_factory=list)  # best first
     unread: list[str] = field(default_factory=list)  # commits the reader could not judge
-    outcome: str = ""  # confirmed | refuted | no-candidate | no-names (set by the policy)
+    # confirmed | refuted | untestable (a build failed) | no-candidate | no-names: the
+    # policy's
+    outcome: str = ""
     tested: str = ""  # the candidate the policy built
+    outside: int = 0  # candidates left out: not among the commits the pathspec names
 
     def summary(self) -> str:
         """One progress line: what was read and what it points at."""
@@ -71,6 +74,8 @@ class Prediction:
         if not self.candidates:
             return head + (f": none explains {_some(self.names)}"
                            + (f" ({len(self.unread)} could not be read)" if self.unread
+                              else "")
+                           + (f" ({self.outside} outside the pathspec)" if self.outside
                               else ""))
         top = self.candidates[0]
         more = f" (and {len(self.candidates) - 1} more)" if len(self.candidates) > 1 else ""
@@ -80,7 +85,7 @@ class Prediction:
     def to_json(self) -> dict[str, object]:
         return {"names": list(self.names), "scanned": self.scanned,
                 "seconds": round(self.seconds, 2), "outcome": self.outcome,
-                "tested": self.tested, "unread": self.unread,
+                "tested": self.tested, "unread": self.unread, "outside": self.outside,
                 "candidates": [c.to_json() for c in self.candidates]}
 
 
@@ -108,12 +113,14 @@ def predict_llvm(repo: Path, good: str, bad: str, pathspec: Sequence[str],
     start = time.monotonic()
     found = Prediction(tuple(names))
     ranked: list[tuple[tuple[int, int, int, int], Candidate]] = []
+    if not names:
+        return found  # nothing to look for: nothing read
     for k, (info, changes) in enumerate(range_changes(repo, f"{good}..{bad}", scannable,
                                                       paths=pathspec, first_parent=False)):
         found.scanned += 1
         if progress is not None:
             progress(found.scanned)
-        if not names or not changes:
+        if not changes:
             continue
         best = _explains(scan(changes), names)
         if best is not None:
@@ -157,25 +164,30 @@ def predict_kernel(repo: Path, good: str, bad: str, names: Sequence[tuple[str, s
     found = Prediction(tuple(n for n, _ in names))
     rules_of: dict[tuple[str | None, ...], RuleSet | str] = {}
 
-    def rules_at(rev: str) -> RuleSet | str:
+    def rules_at(rev: str, label: str) -> RuleSet | str:
         texts = files_at(repo, rev, RULE_FILES)
         key = tuple(texts[f] for f in RULE_FILES)
         if key not in rules_of:
-            rules_of[key] = _read_rules(texts, rev)
+            rules_of[key] = _read_rules(texts, label)
         return rules_of[key]
 
     ranked: list[tuple[tuple[int, int], Candidate]] = []
+    if not names:
+        return found  # nothing to look for: nothing read
+    # The top-level Makefile too: its version decides the era the reader assumes.
     for k, (info, changes) in enumerate(range_changes(
-            repo, f"{good}..{bad}", paths=RULE_FILES[1:], first_parent=False)):
+            repo, f"{good}..{bad}", paths=RULE_FILES, first_parent=False)):
         found.scanned += 1
         if progress is not None:
             progress(found.scanned)
-        if not names or not changes:
+        if not changes:
             continue
-        before, after = rules_at(f"{info.hexsha}^"), rules_at(info.hexsha)
+        sha = info.hexsha
+        before = rules_at(f"{sha}^", f"{sha[:12]}^")  # its parent, as git names it
+        after = rules_at(sha, sha[:12])
         if isinstance(before, str) or isinstance(after, str):
-            found.unread.append(f"{info.hexsha[:12]}: "
-                                + (before if isinstance(before, str) else str(after)))
+            found.unread.append(f"{sha[:12]}: "
+                                + "; ".join(x for x in (before, after) if isinstance(x, str)))
             continue
         shown = []
         dropped = set()
@@ -193,11 +205,11 @@ def predict_kernel(repo: Path, good: str, bad: str, names: Sequence[tuple[str, s
     return found
 
 
-def _read_rules(texts: dict[str, str | None], rev: str) -> RuleSet | str:
-    """The rules of a tree made of these files (``rev``'s), or why the reader cannot
-    tell."""
+def _read_rules(texts: dict[str, str | None], label: str) -> RuleSet | str:
+    """The rules of a tree made of these files (``label``'s), or why the reader cannot
+    tell, naming the files as ``label:path``."""
     with tempfile.TemporaryDirectory(prefix="lldbisect-rules-") as tmp:
-        root = Path(tmp)
+        root = Path(tmp).resolve()  # as load_rules names it
         for rel, text in texts.items():
             if text is not None:
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +218,7 @@ def _read_rules(texts: dict[str, str | None], rev: str) -> RuleSet | str:
         try:
             rules = load_rules(root, partial=True)
         except InputError as e:  # named as git names it: rev:path
-            return e.message.replace(f"{root}/", f"{rev[:12]}:").replace(str(root), rev[:12])
+            return e.message.replace(f"{root}/", f"{label}:").replace(str(root), label)
         if rules.unread:
-            return "not read by the model: " + "; ".join(rules.unread)
+            return f"{label}: not read by the model: " + "; ".join(rules.unread)
         return rules

@@ -14,6 +14,7 @@ from lldbisect.analysis.check import check_build
 from lldbisect.analysis.convergence import Comparison, Verdict
 from lldbisect.bisect.verdicts import StepVerdict
 from lldbisect.kernel.relink import KernelRelinker, RelinkTimeout
+from lldbisect.linkers.crash import crash_in_log
 
 __all__ = ["StepOutcome", "StepVerdict", "judge"]
 
@@ -29,6 +30,7 @@ class StepOutcome:
     # The names that mark this verdict, with their nm letters: the culprits, else (an
     # at-risk build) the linker-made names kallsyms sees. What a prediction looks for.
     signature: tuple[tuple[str, str], ...] = ()
+    crash: str | None = None  # the linker crashed: how (a skip for git bisect, but said)
 
 
 def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> StepOutcome:
@@ -42,6 +44,10 @@ def judge(relinker: KernelRelinker, ld: str, *, at_risk_bad: bool = True) -> Ste
                            time.monotonic() - start)
     if status and "Inconsistent kallsyms data" not in log:
         tail = " / ".join(ln for ln in log.splitlines()[-3:] if ln.strip())
+        crash = crash_in_log(log)
+        if crash is not None:
+            return StepOutcome(StepVerdict.SKIP, f"the linker crashed ({crash}): {tail[-300:]}",
+                               time.monotonic() - start, crash=crash)
         return StepOutcome(StepVerdict.SKIP, f"the kernel did not link: {tail[-300:]}",
                            time.monotonic() - start)
     found = check_build(relinker.build_dir, log=log).comparison

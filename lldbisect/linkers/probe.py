@@ -3,8 +3,9 @@
 Objects are assembled once (cached by content under the cache directory), so probing
 a linker is a handful of links run side by side. A linker that cannot do a case (an
 option it does not know, a relocation it does not support, another target) gives an
-"unsupported" result for that case, never an error; a linker that does not run at all
-is a ToolError.
+"unsupported" result for that case, never an error; a linker that crashes on it (a
+signal, its crash handler) gives "crashed", which validation counts as a failure; a
+linker that does not run at all is a ToolError.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lldbisect.errors import ElfError, ToolError
 from lldbisect.kernel.model import RuleKind
 from lldbisect.kernel.rules import RuleSet
 from lldbisect.linkers.cases import Case, Source, linker_script
+from lldbisect.linkers.crash import crashed
 from lldbisect.linkers.identity import version_line
 
 __all__ = ["Assembler", "CaseResult", "CaseStatus", "ProbeFamily", "probe"]
@@ -37,6 +39,7 @@ __all__ = ["Assembler", "CaseResult", "CaseStatus", "ProbeFamily", "probe"]
 class CaseStatus(StrEnum):
     OK = "ok"
     UNSUPPORTED = "unsupported"  # the linker refused the case
+    CRASHED = "crashed"  # killed by a signal, or its crash handler spoke: its failure
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ def _probe_case(ld: str, gnu: bool, case: Case, objects: Assembler, tmp: Path,
                 kernels: Sequence[tuple[str, RuleSet]]) -> CaseResult:
     start = time.monotonic()
     done, out, inputs = link_case(ld, gnu, case, objects, tmp / case.name)
+    crash = crashed(done.returncode, done.stderr)
+    if crash is not None:
+        return CaseResult(case, CaseStatus.CRASHED, crash, (), time.monotonic() - start)
     if done.returncode or not out.exists():
         return CaseResult(case, CaseStatus.UNSUPPORTED, _complaint(done.stderr),
                           (), time.monotonic() - start)

@@ -58,10 +58,14 @@ class CaseChange:
         return [c for c in self.changes if c.change is Presence.NEW and c.visible_to]
 
     def lost_support(self) -> bool:
-        return self.old.status is CaseStatus.OK and self.new.status is not CaseStatus.OK
+        return self.old.status is CaseStatus.OK and self.new.status is CaseStatus.UNSUPPORTED
+
+    def crashed(self) -> bool:
+        """The new linker crashed on the case: a failure, whatever the baseline did."""
+        return self.new.status is CaseStatus.CRASHED
 
     def failed(self) -> bool:
-        return bool(self.regressions()) or self.lost_support()
+        return bool(self.regressions()) or self.lost_support() or self.crashed()
 
 
 # Worse to better, for judging a build: a step down is a regression.
@@ -80,6 +84,8 @@ class BuildComparison:
 
     @staticmethod
     def state(outcome: StepOutcome) -> str:
+        if outcome.crash is not None:
+            return "crashed"
         return "no-link" if outcome.check_verdict is None else outcome.check_verdict.value
 
     def _rank(self, outcome: StepOutcome) -> int:
@@ -89,7 +95,11 @@ class BuildComparison:
         return _RANK[state]
 
     def regressed(self) -> bool:
-        return self._rank(self.new) > self._rank(self.old)
+        return self._rank(self.new) > self._rank(self.old) or self.crashed()
+
+    def crashed(self) -> bool:
+        """The new linker crashed relinking the build (its own line, not "no-link")."""
+        return self.new.crash is not None
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ class Validation:
 
     def failed(self) -> bool:
         """NEW brings a family a given kernel sees, cannot link a case the baseline
-        could, or a given build stops converging."""
+        could, crashes on a case or a build, or a given build stops converging."""
         return any(c.failed() for c in self.cases) or any(b.regressed() for b in self.builds)
 
 
@@ -187,6 +197,8 @@ def validate(new_ld: str, old_ld: str, cases: Sequence[Case],
 
 def _summary(change: CaseChange) -> str:
     new = [c for c in change.changes if c.change is Presence.NEW]
+    if change.crashed():
+        return f"the new linker CRASHED: {change.new.message}"
     if change.lost_support():
         return f"the new linker cannot link it ({change.new.message})"
     if not new:

@@ -47,7 +47,11 @@ def found_by_text(doc: dict[str, Any]) -> str:
         said = {"confirmed": "predicted and confirmed",
                 "refuted": f"predicted {str(prediction.get('tested'))[:12]}, refuted by its"
                            " builds: bisected, its verdicts kept",
-                "no-candidate": "no commit's diff explains the bad build's names: bisected",
+                "untestable": f"predicted {str(prediction.get('tested'))[:12]}, but it or its"
+                              " parent could not be built: bisected, its verdicts kept",
+                "no-candidate": "no commit's diff explains the bad build's names: bisected"
+                                + (f" ({prediction.get('outside')} candidate(s) outside the"
+                                   " pathspec)" if prediction.get("outside") else ""),
                 "no-names": "the bad build shows no linker-made name to look for:"
                             " bisected"}.get(str(prediction.get("outcome")), "bisected")
         said += (f" (scanned {prediction.get('scanned', 0):,} commit(s) in"

@@ -49,8 +49,9 @@ def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResu
     head = ["case", "arch", "family", "n", "seen by kallsyms of" if kernels else "", "label"]
     rows = [head]
     for r in results:
-        if r.status is CaseStatus.UNSUPPORTED:
-            rows.append([r.case.name, r.case.arch, f"unsupported: {r.message}", "", "", ""])
+        if r.status is not CaseStatus.OK:
+            rows.append([r.case.name, r.case.arch, f"{r.status.value}: {r.message}", "", "",
+                         ""])
             continue
         if not r.families:
             rows.append([r.case.name, r.case.arch, "(no linker-made symbols)", "", "", ""])
@@ -66,13 +67,14 @@ def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResu
 def _build_json(b: BuildComparison) -> dict[str, Any]:
     return {"build": b.build, "baseline": BuildComparison.state(b.old),
             "new": BuildComparison.state(b.new), "regressed": b.regressed(),
+            "crashed": b.crashed(),
             "new_reason": b.new.reason, "new_culprits": list(b.new.culprits),
             "seconds": round(b.old.seconds + b.new.seconds, 1)}
 
 
 def _change_json(c: CaseChange) -> dict[str, Any]:
     return {"case": c.case.name, "arch": c.case.arch, "failed": c.failed(),
-            "lost_support": c.lost_support(),
+            "lost_support": c.lost_support(), "crashed": c.crashed(),
             "baseline": _case_json(c.old), "new": _case_json(c.new),
             "changes": [{"change": ch.change.value, **_family_json(ch.family)}
                         for ch in c.changes]}
@@ -96,13 +98,16 @@ def validation_text(v: Validation) -> str:
         lines.append(f"shard:    {v.shard.index}/{v.shard.count}")
     rows = [["case", "change", "family", "seen by kallsyms of", "label"]]
     for c in v.cases:
+        if c.crashed():
+            rows.append([c.case.name, "CRASH", f"the new linker crashed: {c.new.message}",
+                         "", ""])
         if c.lost_support():
             rows.append([c.case.name, "lost", f"cannot link: {c.new.message}", "", ""])
         for ch in c.changes:
             seen = (", ".join(ch.visible_to) or "none") if v.kernels else ""
             rows.append([c.case.name, ch.change.value, ch.family.key, seen,
                          ch.family.family.label or ""])
-    quiet = sum(1 for c in v.cases if not c.changes and not c.lost_support())
+    quiet = sum(1 for c in v.cases if not c.changes and not c.failed())
     lines.append("")
     if len(rows) > 1:
         lines += _table(rows)
@@ -110,18 +115,23 @@ def validation_text(v: Validation) -> str:
     if v.builds:
         lines += ["", *_table([["kernel build", "baseline", "new", ""]] + [
             [b.build, BuildComparison.state(b.old), BuildComparison.state(b.new),
-             "REGRESSION" if b.regressed() else ""] for b in v.builds])]
+             "CRASH" if b.crashed() else "REGRESSION" if b.regressed() else ""]
+            for b in v.builds])]
     lines += ["", _verdict(v)]
     return "\n".join(lines) + "\n"
 
 
 def _verdict(v: Validation) -> str:
     seen = sorted({k for c in v.cases for ch in c.regressions() for k in ch.visible_to})
-    broken = [b.build for b in v.builds if b.regressed()]
+    broken = [b.build for b in v.builds if b.regressed() and not b.crashed()]
     lost = [c.case.name for c in v.cases if c.lost_support()]
-    if not (seen or broken or lost):
+    crashes = [c.case.name for c in v.cases if c.crashed()] + [
+        b.build for b in v.builds if b.crashed()]
+    if not (seen or broken or lost or crashes):
         return "verdict: nothing new that a given kernel would see"
     parts = []
+    if crashes:
+        parts.append(f"the new linker crashed on {', '.join(crashes)}")
     if seen:
         parts.append(f"new families visible to kernel {', '.join(seen)}")
     if lost:
@@ -144,6 +154,8 @@ def validation_junit(v: Validation) -> bytes:
                    for ch in c.regressions()]
             if c.lost_support():
                 bad.append(f"the new linker cannot link it: {c.new.message}")
+            if c.crashed():
+                bad.append(f"the new linker crashed: {c.new.message}")
             ET.SubElement(tc, "failure", message="; ".join(bad)).text = "\n".join(
                 f"{ch.change.value}: {ch.family.key} ({', '.join(ch.family.family.members)})"
                 for ch in c.changes)

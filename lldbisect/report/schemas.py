@@ -79,8 +79,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "linker": "the linker probed",
         "version": "its --version line",
         "kernels": "the trees whose rules were applied (their versions)",
-        "cases": "each case: case, arch, flags, status, message, seconds, families (key,"
-                 " kind, pattern, count, label, examples, visible_to, hidden_by)",
+        "cases": "each case: case, arch, flags, status (ok, unsupported, crashed), message,"
+                 " seconds, families (key, kind, pattern, count, label, examples,"
+                 " visible_to, hidden_by)",
     },
     "lldbisect.validate/1": {
         "schema": "this name",
@@ -89,9 +90,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "kernels": "the trees whose rules were applied",
         "shard": "I/N",
         "failed": "whether validation fails (exit 1)",
-        "cases": "each case: case, arch, failed, lost_support, baseline, new, changes",
-        "builds": "each --kernel-build: build, baseline, new, regressed, new_reason,"
-                  " new_culprits, seconds",
+        "cases": "each case: case, arch, failed, lost_support, crashed, baseline, new,"
+                 " changes",
+        "builds": "each --kernel-build: build, baseline, new (crashed: the new linker"
+                  " crashed), regressed, crashed, new_reason, new_culprits, seconds",
     },
     "lldbisect.bisect/1": {
         "schema": "this name",
@@ -112,8 +114,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "parent": "the culprit's parent, as confirmed",
         "found_by": "predicted (the prediction confirmed) or bisected",
         "prediction": "null with --no-predict; else names, scanned, seconds, outcome"
-                      " (confirmed, refuted, no-candidate, no-names), tested, unread,"
-                      " candidates (hexsha, subject, why, names; best first)",
+                      " (confirmed, refuted, untestable, no-candidate, no-names), tested,"
+                      " unread, outside (candidates outside the pathspec), candidates"
+                      " (hexsha, subject, why, names; best first)",
         "builds": "revisions built besides the endpoints",
         "plain_builds": "what a plain bisection of the candidates needs: ceil(log2 N)",
         "linker_builds": "how many linkers (or kernel configurations) were built",

@@ -1,0 +1,45 @@
+"""Whether a linker crashed: killed by a signal, or LLVM's crash handler said so. A
+crash is the linker's failure, never "it does not support this"."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+__all__ = ["crash_in_log", "crashed"]
+
+# A shell reports a child killed by signal N as exit status 128 + N.
+_FATAL = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
+          signal.SIGTRAP, signal.SIGSYS}
+_SAID = re.compile(r"PLEASE submit a bug report|^Stack dump:|Segmentation fault|"
+                   r"\(core dumped\)|\bAborted\b|Illegal instruction|Bus error|"
+                   r"internal error, aborting|Floating point exception", re.M)
+# make, when a recipe's command died of a signal: "Error 139" (128 + SIGSEGV), or the
+# signal's own description.
+_MAKE = re.compile(r"\*\*\* \[[^\]]*\] (?:Error 1(?:3[2-9]|[45]\d)|Segmentation fault|"
+                   r"Aborted|Illegal instruction|Bus error)")
+
+
+def _name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def crashed(returncode: int, stderr: str) -> str | None:
+    """How the linker crashed (``killed by SIGSEGV``), or None when it exited on its own
+    (which may still be an error)."""
+    if returncode < 0:
+        return f"killed by {_name(-returncode)}"
+    if returncode > 128 and any(returncode == 128 + s for s in _FATAL):
+        return f"killed by {_name(returncode - 128)} (exit status {returncode})"
+    if returncode and (m := _SAID.search(stderr)):
+        return f"crashed ({m.group().strip()})"
+    return None
+
+
+def crash_in_log(log: str) -> str | None:
+    """A linker crash in a build log (make's and the linker's own words), or None."""
+    m = _MAKE.search(log) or _SAID.search(log)
+    return None if m is None else m.group().strip()
