@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,10 @@ from lldbisect.cli.options import at_risk_option, ld_option, user_relinker
 from lldbisect.cli.status import EXIT_FINDING
 from lldbisect.errors import InputError
 from lldbisect.linkers.cases import ARCHES, Case, select
+
+if TYPE_CHECKING:
+    from lldbisect.linkers.coverage import Coverage
+    from lldbisect.linkers.probe import CaseResult
 
 _arch_option = click.option(
     "--arch", "arches", multiple=True, metavar="ARCH",
@@ -61,10 +66,14 @@ def _list_cases() -> None:
 @_case_option
 @_kernel_option
 @_jobs_option
+@click.option("--coverage", is_flag=True,
+              help="Read the names this linker's own source can make (Debian's"
+                   " llvm-toolchain-N or binutils source package, fetched into the cache)"
+                   " and say which of them the corpus made.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.probe/1).")
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
 def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
-          kernels: tuple[Path, ...], jobs: int | None, as_json: bool,
+          kernels: tuple[Path, ...], jobs: int | None, coverage: bool, as_json: bool,
           list_cases: bool) -> None:
     """Link a small far-call corpus with --ld and list what the linker makes.
 
@@ -73,12 +82,16 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
     MIPS and microMIPS LA25; ppc64 long branch and PLT; ppc32), linked with the flags
     each architecture's kernel passes to its vmlinux link. Every family of symbols the
     linker made is listed, with whether each --kernel tree's rules let kallsyms see it.
-    A case the linker cannot do is reported as unsupported.
+    A case the linker cannot do is reported as unsupported; one it crashes on, as
+    crashed. --coverage measures the corpus against the linker's own source: every
+    name family lld/ELF (or bfd) can build, with its architecture, made by which cases
+    or by none; the share made, of the architectures the kernel links with LLVM=1.
 
     \b
     Example:
       lldbisect probe --ld /usr/lib/llvm-16/bin/ld.lld --arch arm \\
           --kernel "$(lldbisect kernel-source linux-source-6.1)"
+      lldbisect probe --ld /usr/lib/llvm-16/bin/ld.lld --coverage
     """
     from lldbisect.kernel.rules import load_labelled
     from lldbisect.linkers.identity import version_line
@@ -95,10 +108,35 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
     version = version_line(ld)
     results = run_probe(ld, cases, trees, cache=_cache(), jobs=jobs)
     labels = [label for label, _ in trees]
+    covered = _coverage(ld, version, results, arches) if coverage else None
     if as_json:
-        click.echo(json.dumps(probe_json(ld, version, labels, results), indent=1))
+        click.echo(json.dumps(probe_json(ld, version, labels, results, covered), indent=1))
     else:
-        click.echo(probe_text(ld, version, labels, results), nl=False)
+        click.echo(probe_text(ld, version, labels, results, covered), nl=False)
+
+
+def _coverage(ld: str, version: str, results: list[CaseResult], arches: tuple[str, ...]
+              ) -> Coverage:
+    """The linker's own source, read, against what the probe made."""
+    from lldbisect.kernel import sources
+    from lldbisect.linkers.coverage import coverage, source_families
+    from lldbisect.linkers.identity import release
+
+    if "GNU ld" in version:
+        root = sources.source_subtree("binutils", ("bfd",))
+        tree, glob = root / "bfd", "elf*.c"  # the ELF backends: the kernel links ELF
+        said = root.name.removesuffix("-bfd")
+        if (ours := str(release(ld))) not in said:
+            _say(f"coverage: {ld} is GNU ld {ours}, the source read is {said}")
+    else:
+        major = release(ld).major
+        root = sources.source_subtree(f"llvm-toolchain-{major}", ("lld/ELF",))
+        tree, glob = root / "lld" / "ELF", "*.cpp"
+        said = root.name.removesuffix("-lld_ELF")
+    families = source_families(tree, glob)
+    if arches:
+        families = [f for f in families if f.arch in arches]
+    return coverage(said, families, results)
 
 
 @click.command()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from lldbisect.linkers.coverage import Coverage
 from lldbisect.linkers.probe import CaseResult, CaseStatus, ProbeFamily
 from lldbisect.linkers.validate import BuildComparison, CaseChange, Validation
 
-__all__ = ["probe_json", "probe_text", "validation_json", "validation_junit",
-           "validation_text"]
+__all__ = ["coverage_json", "coverage_text", "probe_json", "probe_text", "validation_json",
+           "validation_junit", "validation_text"]
 
 
 def _family_json(f: ProbeFamily) -> dict[str, Any]:
@@ -27,10 +28,34 @@ def _case_json(r: CaseResult) -> dict[str, Any]:
             "families": [_family_json(f) for f in r.families]}
 
 
-def probe_json(ld: str, version: str, kernels: list[str],
-               results: list[CaseResult]) -> dict[str, Any]:
+def probe_json(ld: str, version: str, kernels: list[str], results: list[CaseResult],
+               covered: Coverage | None = None) -> dict[str, Any]:
     return {"schema": "lldbisect.probe/1", "linker": ld, "version": version,
-            "kernels": kernels, "cases": [_case_json(r) for r in results]}
+            "kernels": kernels, "cases": [_case_json(r) for r in results],
+            "coverage": None if covered is None else coverage_json(covered)}
+
+
+def coverage_json(c: Coverage) -> dict[str, Any]:
+    kernel = c.kernel_families()
+    return {"source": c.source, "made": c.produced(), "of": len(kernel),
+            "percent": round(c.percent(), 1),
+            "families": [{"kind": f.pattern.kind.value, "pattern": f.pattern.text,
+                          "arch": f.arch, "kernel_arch": f.kernel, "where": f.where,
+                          "made_by": cases} for f, cases in c.families]}
+
+
+def coverage_text(c: Coverage) -> str:
+    kernel = c.kernel_families()
+    lines = [f"coverage: the corpus made {c.produced()} of the {len(kernel)} name families"
+             f" {c.source} builds for the architectures the kernel links and this linker"
+             f" links ({c.percent():.0f} %)"]
+    rows = [["arch", "family", "made by", "in the source"]]
+    for f, cases in c.families:
+        shown = ", ".join(cases[:3]) + (f" +{len(cases) - 3}" if len(cases) > 3 else "")
+        rows.append([f.arch or "?", str(f.pattern),
+                     shown or ("NOT MADE" if f.kernel else "(no kernel architecture)"),
+                     f.where])
+    return "\n".join([*lines, *("  " + r for r in _table(rows))]) + "\n"
 
 
 def _seen(f: ProbeFamily, kernels: list[str]) -> str:
@@ -45,7 +70,8 @@ def _table(rows: list[list[str]]) -> list[str]:
             for r in rows]
 
 
-def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResult]) -> str:
+def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResult],
+               covered: Coverage | None = None) -> str:
     head = ["case", "arch", "family", "n", "seen by kallsyms of" if kernels else "", "label"]
     rows = [head]
     for r in results:
@@ -61,7 +87,8 @@ def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResu
     lines = [f"linker: {version} ({ld})"]
     if kernels:
         lines.append(f"kernels: {', '.join(kernels)}")
-    return "\n".join([*lines, "", *_table(rows)]) + "\n"
+    out = "\n".join([*lines, "", *_table(rows)]) + "\n"
+    return out if covered is None else out + "\n" + coverage_text(covered)
 
 
 def _build_json(b: BuildComparison) -> dict[str, Any]:

@@ -82,6 +82,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "cases": "each case: case, arch, flags, status (ok, unsupported, crashed), message,"
                  " seconds, families (key, kind, pattern, count, label, examples,"
                  " visible_to, hidden_by)",
+        "coverage": "null without --coverage; else source, made, of, percent, families"
+                    " (kind, pattern, arch, kernel_arch, where, made_by)",
     },
     "lldbisect.validate/1": {
         "schema": "this name",
