@@ -34,6 +34,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("prefix", "__long_branch_"): "lld PowerPC64 long-branch thunk",
     ("prefix", "__plt_"): "lld PowerPC64 PLT call stub",
     ("prefix", "__LongThunk_"): "lld PowerPC32 long-branch thunk",
+    ("prefix", "__hexagon_thunk_"): "lld Hexagon thunk (lld >= 20)",
+    ("suffix", "_from_.text.thunk"): "lld Hexagon thunk (lld >= 20)",
     ("suffix", "_veneer"): "GNU ld ARM/AArch64 long-branch veneer",
     ("suffix", "_from_arm"): "GNU ld ARM interworking stub (ARM to Thumb)",
     ("suffix", "_from_thumb"): "GNU ld ARM interworking stub (Thumb to ARM)",

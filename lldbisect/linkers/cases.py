@@ -212,6 +212,68 @@ far_func:
 	blr
 """
 
+# Calls far away on the architectures where the kernel links with LLVM=1 but no linker
+# had thunks when these were written: each proves what a linker makes there (nothing,
+# an out-of-range error, a crash, or a new thunk family).
+_RISCV = """\
+	.section .text,"ax",@progbits
+	.globl caller
+	.type caller,@function
+caller:
+	call far_func
+	tail far_func
+	.section .text.far,"ax",@progbits
+	.globl far_func
+	.type far_func,@function
+far_func:
+	ret
+"""
+_X86 = """\
+	.section .text,"ax",@progbits
+	.globl caller
+	.type caller,@function
+caller:
+	call far_func
+	jmp far_func
+	.section .text.far,"ax",@progbits
+	.globl far_func
+	.type far_func,@function
+far_func:
+	ret
+"""
+_S390 = """\
+	.section .text,"ax",@progbits
+	.globl caller
+	.type caller,@function
+caller:
+	brasl %r14, far_func
+	jg far_func
+	.section .text.far,"ax",@progbits
+	.globl far_func
+	.type far_func,@function
+far_func:
+	br %r14
+"""
+# Hexagon's call reaches +-8 MiB: beyond it lld 22 makes a thunk, older lld refuse.
+_HEXAGON = """\
+	.section .text,"ax",@progbits
+	.globl caller
+	.type caller,@function
+caller:
+	{ call far_func }
+	{ call other_func }
+	{ jump far_func }
+	.section .text.far,"ax",@progbits
+	.globl far_func
+	.type far_func,@function
+far_func:
+	{ jumpr r31 }
+	.globl other_func
+	.type other_func,@function
+other_func:
+	{ jumpr r31 }
+"""
+
 # Beyond every direct branch's reach: ARM BL +-32 MiB, Thumb-2 +-16 MiB, Thumb-1 +-4 MiB,
 # AArch64 BL +-128 MiB, PowerPC bl +-32 MiB. MIPS jal reaches its 256 MiB region, so its
 # callee stays near (LA25 stubs do not depend on distance).
@@ -279,6 +341,17 @@ CASES: tuple[Case, ...] = (
     Case("ppc32-relocatable", "powerpc", "CONFIG_RELOCATABLE: -pie -z notext",
          (Source("ppc32", "powerpc-linux-gnu", _PPC32),), ("-pie", "-z", "notext"), _FAR,
          gnu_emulation="elf32ppc"),
+    # The flags of arch/*/Makefile (6.1): riscv --no-relax (LLD), x86 with
+    # CONFIG_X86_NEED_RELOCS, s390 -pie, hexagon -G0.
+    Case("riscv", "riscv", "RISC-V call and tail far away (auipc+jalr reaches 2 GiB)",
+         (Source("riscv", "riscv64-linux-gnu", _RISCV),), ("--no-relax",), _FAR),
+    Case("x86", "x86", "x86-64 call and jmp far away (rel32 reaches 2 GiB)",
+         (Source("x86", "x86_64-linux-gnu", _X86),),
+         ("--emit-relocs", "--discard-none", "-z", "max-page-size=0x200000"), _FAR),
+    Case("s390", "s390", "s390x brasl and jg far away (reach 4 GiB), -pie",
+         (Source("s390", "s390x-linux-gnu", _S390),), ("-pie",), _FAR),
+    Case("hexagon", "hexagon", "Hexagon call and jump beyond their 8 MiB reach",
+         (Source("hexagon", "hexagon-linux-musl", _HEXAGON),), ("-G0",), _FAR),
 )
 
 ARCHES = tuple(dict.fromkeys(c.arch for c in CASES))

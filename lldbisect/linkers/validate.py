@@ -61,11 +61,16 @@ class CaseChange:
         return self.old.status is CaseStatus.OK and self.new.status is CaseStatus.UNSUPPORTED
 
     def crashed(self) -> bool:
-        """The new linker crashed on the case: a failure, whatever the baseline did."""
+        """The new linker crashed on the case (its own line in every report)."""
         return self.new.status is CaseStatus.CRASHED
 
+    def new_crash(self) -> bool:
+        """A crash the baseline did not have: a failure. One it shares is no change
+        the new release brings (lld <= 16 on s390x objects, say): said, not failed."""
+        return self.crashed() and self.old.status is not CaseStatus.CRASHED
+
     def failed(self) -> bool:
-        return bool(self.regressions()) or self.lost_support() or self.crashed()
+        return bool(self.regressions()) or self.lost_support() or self.new_crash()
 
 
 # Worse to better, for judging a build: a step down is a regression.
@@ -198,7 +203,8 @@ def validate(new_ld: str, old_ld: str, cases: Sequence[Case],
 def _summary(change: CaseChange) -> str:
     new = [c for c in change.changes if c.change is Presence.NEW]
     if change.crashed():
-        return f"the new linker CRASHED: {change.new.message}"
+        return (f"the new linker CRASHED: {change.new.message}"
+                + ("" if change.new_crash() else " (so did the baseline)"))
     if change.lost_support():
         return f"the new linker cannot link it ({change.new.message})"
     if not new:

@@ -102,6 +102,7 @@ def _build_json(b: BuildComparison) -> dict[str, Any]:
 def _change_json(c: CaseChange) -> dict[str, Any]:
     return {"case": c.case.name, "arch": c.case.arch, "failed": c.failed(),
             "lost_support": c.lost_support(), "crashed": c.crashed(),
+            "new_crash": c.new_crash(),
             "baseline": _case_json(c.old), "new": _case_json(c.new),
             "changes": [{"change": ch.change.value, **_family_json(ch.family)}
                         for ch in c.changes]}
@@ -126,15 +127,15 @@ def validation_text(v: Validation) -> str:
     rows = [["case", "change", "family", "seen by kallsyms of", "label"]]
     for c in v.cases:
         if c.crashed():
-            rows.append([c.case.name, "CRASH", f"the new linker crashed: {c.new.message}",
-                         "", ""])
+            rows.append([c.case.name, "CRASH", f"the new linker crashed: {c.new.message}"
+                         + ("" if c.new_crash() else " (so did the baseline)"), "", ""])
         if c.lost_support():
             rows.append([c.case.name, "lost", f"cannot link: {c.new.message}", "", ""])
         for ch in c.changes:
             seen = (", ".join(ch.visible_to) or "none") if v.kernels else ""
             rows.append([c.case.name, ch.change.value, ch.family.key, seen,
                          ch.family.family.label or ""])
-    quiet = sum(1 for c in v.cases if not c.changes and not c.failed())
+    quiet = sum(1 for c in v.cases if not c.changes and not c.failed() and not c.crashed())
     lines.append("")
     if len(rows) > 1:
         lines += _table(rows)
@@ -152,10 +153,12 @@ def _verdict(v: Validation) -> str:
     seen = sorted({k for c in v.cases for ch in c.regressions() for k in ch.visible_to})
     broken = [b.build for b in v.builds if b.regressed() and not b.crashed()]
     lost = [c.case.name for c in v.cases if c.lost_support()]
-    crashes = [c.case.name for c in v.cases if c.crashed()] + [
+    crashes = [c.case.name for c in v.cases if c.new_crash()] + [
         b.build for b in v.builds if b.crashed()]
+    old_crashes = [c.case.name for c in v.cases if c.crashed() and not c.new_crash()]
+    also = (f" (both linkers crash on {', '.join(old_crashes)})" if old_crashes else "")
     if not (seen or broken or lost or crashes):
-        return "verdict: nothing new that a given kernel would see"
+        return "verdict: nothing new that a given kernel would see" + also
     parts = []
     if crashes:
         parts.append(f"the new linker crashed on {', '.join(crashes)}")
@@ -165,7 +168,7 @@ def _verdict(v: Validation) -> str:
         parts.append(f"cannot link {', '.join(lost)}")
     if broken:
         parts.append(f"{len(broken)} build(s) stop converging")
-    return "verdict: FAIL: " + "; ".join(parts)
+    return "verdict: FAIL: " + "; ".join(parts) + also
 
 
 def validation_junit(v: Validation) -> bytes:
@@ -181,7 +184,7 @@ def validation_junit(v: Validation) -> bytes:
                    for ch in c.regressions()]
             if c.lost_support():
                 bad.append(f"the new linker cannot link it: {c.new.message}")
-            if c.crashed():
+            if c.new_crash():
                 bad.append(f"the new linker crashed: {c.new.message}")
             ET.SubElement(tc, "failure", message="; ".join(bad)).text = "\n".join(
                 f"{ch.change.value}: {ch.family.key} ({', '.join(ch.family.family.members)})"

@@ -92,8 +92,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "kernels": "the trees whose rules were applied",
         "shard": "I/N",
         "failed": "whether validation fails (exit 1)",
-        "cases": "each case: case, arch, failed, lost_support, crashed, baseline, new,"
-                 " changes",
+        "cases": "each case: case, arch, failed, lost_support, crashed, new_crash (a crash"
+                 " the baseline did not have: a failure), baseline, new, changes",
         "builds": "each --kernel-build: build, baseline, new (crashed: the new linker"
                   " crashed), regressed, crashed, new_reason, new_culprits, seconds",
     },
