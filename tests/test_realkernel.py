@@ -165,3 +165,27 @@ def test_proposed_patch_makes_lld16_converge(tiny_arm: TinyArmBuild, failing: in
     assert link() == last_link
     # The build's own kallsyms program is the unpatched one again: lld 16 fails as before.
     assert tiny_arm.build(LLD.format(16), failing).inconsistent_kallsyms
+
+
+def test_propose_complete_adds_what_the_next_layout_may_need(tiny_arm: TinyArmBuild,
+                                                            failing: int,
+                                                            tmp_path: Path) -> None:
+    """--complete: the families the build showed, and those lld 16's probe links make
+    for ARM that 6.1 does not hide yet; the message tells them apart."""
+    from tests.test_propose_real import assert_clean, checkpatch
+
+    tiny_arm.build(LLD.format(16), failing)
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "propose",
+                           str(tiny_arm.build_dir), "--complete", "--signoff"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "probing /usr/lib/llvm-16/bin/ld.lld for arm" in done.stderr  # by .comment
+    added = [ln.strip().split('"')[1] for ln in done.stdout.splitlines()
+             if ln.startswith("+\t") and '"' in ln]
+    assert added[0] == "__ARMv4PILongBXThunk_"  # what this build showed, first
+    assert {"__Thumbv4PILongBXThunk_", "__ARMv4PILongThunk_",
+            "__Thumbv4PILongThunk_"} <= set(added[1:])  # what the probe adds
+    body = " ".join(done.stdout.split())
+    assert "ld.lld adds" in body and "__ARMv4PILongBXThunk___" in body
+    assert "This build's layout did not need all that ld.lld makes" in body
+    assert_clean(checkpatch(tiny_arm.tree, done.stdout, tmp_path))

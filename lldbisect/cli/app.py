@@ -41,7 +41,9 @@ from lldbisect.cli.status import (
 from lldbisect.errors import InputError, LldbisectError, ToolError, UndecidedError
 
 if TYPE_CHECKING:
+    from lldbisect.analysis.check import CheckResult
     from lldbisect.analysis.convergence import Verdict
+    from lldbisect.patch.propose import Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -370,13 +372,21 @@ def _read_log(log_file: Path | None) -> str | None:
 @click.option("--unconfirmed", is_flag=True,
               help="Propose even when the linker-made names are known by their shape only"
                    " (no vmlinux.o and no archives to compare with).")
+@click.option("--complete", is_flag=True,
+              help="With BUILD_DIR: also every family the build's linker makes for its"
+                   " architecture in lldbisect's far-call links (the probe) that the tree"
+                   " does not hide yet, not only those this layout showed.")
+@click.option("--ld", "complete_ld", metavar="LINKER",
+              help="With --complete: the linker to probe (default: the one that made the"
+                   " build's last link, by its .comment, else the one its .config"
+                   " records).")
 @corpus_option
 @run_scripts_option("as check's")
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
-            link: str | None, unconfirmed: bool, corpus: tuple[Path, ...],
-            run_scripts: bool | None) -> None:
+            link: str | None, unconfirmed: bool, complete: bool, complete_ld: str | None,
+            corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
     The patch is in `git format-patch` form, for `git am`: new entries in the right
@@ -386,6 +396,12 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     --from reads a check, diff, probe or validate --json report (for probe and
     validate: every family the linker made that --kernel does not hide yet, proved
     against real kernels: --corpus or the cached ones).
+
+    --complete adds what the next layout may need: the build's linker is probed for
+    the build's architecture, and each family it makes there that the tree does not
+    hide (and whose pattern hides no ordinary symbol of this image) goes into the
+    patch too; the message says which were seen in the build and which come from the
+    probe.
 
     Exit statuses: 0 a patch was written; 1 no patch (converged, already hidden, or
     diverged-other: the reason is printed); 2 bad input; 3 a tool failed.
@@ -423,6 +439,12 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
         finding = Finding.from_check(result, result.linker())
         rules = result.rules
         pattern_corpus = None  # check_build has judged the patterns against it
+        if complete:
+            from lldbisect.analysis.check import load_corpus
+
+            finding = _complete(finding, result, build_dir, complete_ld)
+            # The probe's patterns were judged against this image only: real kernels too.
+            pattern_corpus = load_corpus(list(corpus) or None)
     proposal = make(finding, rules, author=identity(Path(rules.tree)),
                     date=email.utils.formatdate(localtime=True), signoff=signoff,
                     generalize=generalize, link=link, unconfirmed=unconfirmed,
@@ -434,6 +456,50 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
         write_output(output, proposal.patch)
     else:
         _write(proposal.patch.encode("utf-8", "surrogateescape"))
+
+
+def _complete(finding: Finding, result: CheckResult, build_dir: Path, ld: str | None
+              ) -> Finding:
+    """The build's finding with the families its linker's probe links show."""
+    from lldbisect.arch import by_machine
+    from lldbisect.cache import cache_dir
+    from lldbisect.linkers.cases import select
+    from lldbisect.linkers.identity import installed_lld, version_line
+    from lldbisect.linkers.probe import probe
+    from lldbisect.patch.propose import Finding as Found
+    from lldbisect.patch.propose import complete
+    from lldbisect.report.probe import probe_json
+
+    if ld is None:  # the linker whose version the image's .comment names
+        import re
+
+        made_by = result.linker() or ""
+        said = re.search(r"LLD (\d+\.\d+\.\d+)", made_by)
+        ld = next((c for c in installed_lld() if said and re.search(
+            rf"LLD {re.escape(said.group(1))}\b", version_line(c))), None)
+        if ld is None:
+            from lldbisect.kernel.relink import configured_linker
+
+            ld = configured_linker(build_dir, [])
+    if ld is None:
+        raise InputError(build_dir, "--complete: cannot tell which linker made this"
+                                    " build's link (no .comment names an installed one,"
+                                    " no .config records one); give --ld")
+    row = by_machine(finding.machine)
+    if row is None:
+        raise InputError(build_dir, f"--complete: no probe cases for {finding.machine}")
+    # The cases linked with the kernel's own flags (not the -abs and -nopic ones, which
+    # show what a linker makes without --pic-veneer).
+    cases = [c for c in select((row.kernel_arch,)) if not c.name.endswith(("-abs", "-nopic"))]
+    click.echo(f"lldbisect: --complete: probing {ld} for {row.kernel_arch}"
+               f" ({len(cases)} cases)", err=True)
+    results = probe(ld, cases, [], cache=cache_dir())
+    probed = Found.from_json(probe_json(ld, version_line(ld), [], results), f"probe of {ld}")
+    last = result.comparison.stages[-1]
+    merged, left_out = complete(finding, probed, last.table, last.made)
+    for why in left_out:
+        click.echo(f"lldbisect: --complete: not added: {why}", err=True)
+    return merged
 
 
 @cli.command()

@@ -35,7 +35,7 @@ from lldbisect.patch.edit import (
 )
 from lldbisect.patch.edit import format_patch as render
 
-__all__ = ["FamilyFinding", "Finding", "Proposal", "propose"]
+__all__ = ["FamilyFinding", "Finding", "Proposal", "complete", "propose"]
 
 
 
@@ -52,6 +52,7 @@ class FamilyFinding:
     hidden_by: str | None  # "file:line" of the rule already hiding it
     shape: str = ""  # how the names are built: "__CortexA53843419_<hex>"
     machine: str = ""  # its own ELF machine, where the finding covers several (a probe)
+    origin: str = ""  # "probe": added by --complete, not seen in this build
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,29 @@ class Finding:
                    [], [], from_links=True)
 
 
+def complete(finding: Finding, probed: Finding, image: SymbolTable,
+             made: frozenset[str]) -> tuple[Finding, list[str]]:
+    """``finding`` (a build's) with every family ``probed`` (the same linker's probe
+    links for the build's architecture) shows and the build did not: the next layout
+    may need them. A probe family whose pattern would hide a symbol of the build's own
+    image that the linker did not make is left out, and said (the second value)."""
+    have = {(f.kind, f.pattern) for f in finding.families}
+    added, left_out = [], []
+    names = set(image.names)
+    ordinary = names - made
+    for f in probed.families:
+        if (f.kind, f.pattern) in have or (finding.machine and f.machine
+                                           and f.machine != finding.machine):
+            continue
+        if any(name_matches(f.kind, f.pattern, n) for n in ordinary):
+            hit = next(n for n in ordinary if name_matches(f.kind, f.pattern, n))
+            left_out.append(f"{f.kind.value} {f.pattern} (it would hide {hit} of this image)")
+            continue
+        added.append(replace(f, origin="probe"))
+        have.add((f.kind, f.pattern))
+    return replace(finding, families=[*finding.families, *added]), left_out
+
+
 def _case_machine(case: str, arch: str) -> str:
     """The ELF machine of a probe case: ppc32 cases share ARCH=powerpc with ppc64."""
     if case.startswith("ppc32"):
@@ -276,6 +300,8 @@ def _additions(finding: Finding, kinds: set[RuleKind] | None) -> list[Addition]:
         group = _group(f, finding)
         if f.safe and (kinds is None or f.kind in kinds):
             out.append(Addition(f.kind, f.pattern, group))
+        elif f.origin == "probe":
+            continue  # a probe link's names are no names of this kernel: no exact rules
         else:
             out += [Addition(RuleKind.EXACT, n, group)
                     for n in (f.exact_names or f.members)]
@@ -466,11 +492,15 @@ def _message(finding: Finding, additions: list[Addition],
                      " them: how many a vmlinux gets depends on its layout, which each"
                      " kallsyms pass changes, so the passes of a kernel that needs them"
                      " need not agree.")
+    elif not any(f.visible and f.origin != "probe" for f in finding.families):
+        paras.append(f"Linking vmlinux with {linker} converges, and in this layout kallsyms"
+                     " sees no symbol the linker made; another layout can need them.")
     else:
         paras.append(f"Linking vmlinux with {linker} converges only by luck of the layout:"
                      " kallsyms sees symbols the linker makes, and another configuration"
                      " can change their number between the kallsyms passes.")
-    visible = [f for f in finding.families if f.visible]
+    visible = [f for f in finding.families if f.visible and f.origin != "probe"]
+    completed = [f for f in finding.families if f.visible and f.origin == "probe"]
     for f in visible if not finding.from_links else []:
         shape = _describe(Addition(f.kind, f.pattern, ""))
         kind = f" They are {f.label}." if f.label else ""
@@ -490,6 +520,14 @@ def _message(finding: Finding, additions: list[Addition],
                 shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
                 paras.append(f"From {_stage_words(before)} to {_stage_words(after)},"
                              f" {len(names)} of them {did}: {shown}.")
+    if completed:
+        paras.append(f"This build's layout did not need all that {short} makes: linking"
+                     " far calls with the kernel's flags for this architecture (lldbisect"
+                     " probe), it also makes " + "; ".join(
+                         f"{_describe(Addition(f.kind, f.pattern, ''))}"
+                         f" ({f.label or 'e.g. ' + f.members[0]})" for f in completed)
+                     + ". Ignore those too, so that the next layout does not break the"
+                     " build again.")
     if finding.from_links:
         paras.append("They are " + "; ".join(
             f"{_describe(Addition(f.kind, f.pattern, ''))} ({f.label or _group(f, finding)}"
@@ -499,8 +537,9 @@ def _message(finding: Finding, additions: list[Addition],
                      " patterns hide no symbol of " + ", ".join(finding.corpus) + ".")
     else:
         nor = (", nor any symbol of " + ", ".join(finding.corpus)) if finding.corpus else ""
-        paras.append("Ignore them like the other linker-generated symbols. The new pattern"
-                     f" hides no other symbol of the image{nor}.")
+        paras.append("Ignore them like the other linker-generated symbols. The new"
+                     + (" patterns hide" if len(additions) > 1 else " pattern hides")
+                     + f" no other symbol of the image{nor}.")
     if not finding.confirmed:
         paras.append("These symbols were told apart from the kernel's own by the shape of"
                      " their names only, without the link's inputs.")
