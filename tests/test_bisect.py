@@ -105,6 +105,17 @@ def test_bisect_llvm_finds_the_commit(failing_kernel: TinyArmBuild, tmp_path: Pa
     assert documented(again.stdout)["culprit"]["hexsha"] == hashes[CULPRIT]
 
 
+def _bisect_history(kernel: TinyArmBuild, tmp_path: Path, hashes: list[str], *args: str
+                    ) -> subprocess.CompletedProcess[str]:
+    """``bisect llvm`` over the whole of a long_history at tmp_path/llvm-project, each
+    build counted in tmp_path/builds."""
+    return _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
+                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
+                      str(kernel.build_dir), "--build-cmd",
+                      BUILD_CMD.format(counter=tmp_path / "builds"), "--cache-dir",
+                      str(tmp_path / "cache"), *args)
+
+
 @pytest.mark.kernel
 @pytest.mark.realbuild
 def test_bisect_llvm_predicts_a_renaming_culprit_in_two_builds(
@@ -113,11 +124,7 @@ def test_bisect_llvm_predicts_a_renaming_culprit_in_two_builds(
     # Debian's lld 16, whose real relink of the ARMv5 kernel fails.
     hashes = long_history(tmp_path / "llvm-project", 1000, culprit=613)
     counter = tmp_path / "builds"
-    done = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
-                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
-                      str(failing_kernel.build_dir), "--build-cmd",
-                      BUILD_CMD.format(counter=counter), "--cache-dir",
-                      str(tmp_path / "cache"), "--json")
+    done = _bisect_history(failing_kernel, tmp_path, hashes, "--json")
     assert done.returncode == 0, done.stderr
     report = documented(done.stdout)
     assert report["culprit"]["hexsha"] == hashes[613] and report["confirmed"]
@@ -131,11 +138,7 @@ def test_bisect_llvm_predicts_a_renaming_culprit_in_two_builds(
     assert ("1 candidate(s); " + hashes[613][:12] + " renames __ARMV5PILongThunk_ ->"
             " __ARMv4PILongBXThunk_") in done.stderr
     assert "scanned 999 commit(s) in " in done.stderr
-    text = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
-                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
-                      str(failing_kernel.build_dir), "--build-cmd",
-                      BUILD_CMD.format(counter=counter), "--cache-dir",
-                      str(tmp_path / "cache"))
+    text = _bisect_history(failing_kernel, tmp_path, hashes)
     assert text.returncode == 0, text.stderr
     assert ("found by: predicted and confirmed (scanned 999 commit(s) in ") in text.stdout
     assert "2 build(s) besides the endpoints; a plain bisection needs about 10" in text.stdout
@@ -152,11 +155,7 @@ def test_bisect_llvm_falls_back_when_the_scan_cannot_say(
     hashes = long_history(tmp_path / "llvm-project", 1000, culprit=culprit, renames=False,
                           decoy=decoy)
     counter = tmp_path / "builds"
-    done = _lldbisect("bisect", "llvm", "--llvm-src", str(tmp_path / "llvm-project"),
-                      "--good", hashes[0], "--bad", hashes[-1], "--kernel-build",
-                      str(failing_kernel.build_dir), "--build-cmd",
-                      BUILD_CMD.format(counter=counter), "--cache-dir",
-                      str(tmp_path / "cache"), "--json")
+    done = _bisect_history(failing_kernel, tmp_path, hashes, "--json")
     assert done.returncode == 0, done.stderr
     report = documented(done.stdout)
     assert report["culprit"]["hexsha"] == hashes[culprit] and report["confirmed"]

@@ -215,45 +215,26 @@ far_func:
 # Calls far away on the architectures where the kernel links with LLVM=1 but no linker
 # had thunks when these were written: each proves what a linker makes there (nothing,
 # an out-of-range error, a crash, or a new thunk family).
-_RISCV = """\
+def _call_and_jump(call: str, jump: str, ret: str) -> str:
+    """A call and a tail jump to a function in .text.far (``{t}``: its name)."""
+    return f"""\
 	.section .text,"ax",@progbits
 	.globl caller
 	.type caller,@function
 caller:
-	call far_func
-	tail far_func
+	{call.format(t="far_func")}
+	{jump.format(t="far_func")}
 	.section .text.far,"ax",@progbits
 	.globl far_func
 	.type far_func,@function
 far_func:
-	ret
+	{ret}
 """
-_X86 = """\
-	.section .text,"ax",@progbits
-	.globl caller
-	.type caller,@function
-caller:
-	call far_func
-	jmp far_func
-	.section .text.far,"ax",@progbits
-	.globl far_func
-	.type far_func,@function
-far_func:
-	ret
-"""
-_S390 = """\
-	.section .text,"ax",@progbits
-	.globl caller
-	.type caller,@function
-caller:
-	brasl %r14, far_func
-	jg far_func
-	.section .text.far,"ax",@progbits
-	.globl far_func
-	.type far_func,@function
-far_func:
-	br %r14
-"""
+
+
+_RISCV = _call_and_jump("call {t}", "tail {t}", "ret")
+_X86 = _call_and_jump("call {t}", "jmp {t}", "ret")
+_S390 = _call_and_jump("brasl %r14, {t}", "jg {t}", "br %r14")
 # Hexagon's call reaches +-8 MiB: beyond it lld 22 makes a thunk, older lld refuse.
 _HEXAGON = """\
 	.section .text,"ax",@progbits
