@@ -308,3 +308,9 @@ def test_crashes_are_told_from_refusals() -> None:
                       "Stack dump:\n0. Program arguments: ld.lld") is not None
     assert crash_in_log("make[2]: *** [scripts/Makefile.vmlinux:34: vmlinux] Error 139")
     assert crash_in_log("ld.lld: error: undefined symbol: foo\nmake: *** [x] Error 1") is None
+    # Not the linker's: a compiler's crash, the OOM killer, a SIGTERM, a file's name.
+    assert crash_in_log("make[2]: *** [scripts/Makefile.build:250: kernel/fork.o] Error 139"
+                        ) is None
+    assert crash_in_log("make[1]: *** [Makefile:1250: vmlinux] Error 137") is None
+    assert crash_in_log("make[1]: *** [Makefile:1250: vmlinux] Error 143") is None
+    assert crashed(1, "ld.lld: error: unable to open Aborted.o") is None

@@ -109,3 +109,44 @@ def test_a_validate_report_proposes_the_new_linkers_families(tmp_path: Path) -> 
     assert _hidden_after(proposed.stdout, tmp_path / "applied",
                          [n for names in new.values() for n in names]) == []
     assert "lldbisect validate: arm-v7-pic" in " ".join(proposed.stdout.split())
+
+
+def test_complete_adds_the_probes_families_the_build_did_not_show() -> None:
+    """propose --complete's merge: a probe family the build lacks joins the patch (and
+    its own paragraph); one whose pattern would hide an ordinary symbol of the image,
+    or of another machine, does not; a probe name never becomes an exact rule."""
+    from lldbisect.analysis.convergence import Verdict
+    from lldbisect.kernel.model import RuleKind
+    from lldbisect.patch.propose import FamilyFinding, Finding, complete, propose
+
+    def fam(pattern: str, members: list[str], machine: str = "EM_ARM",
+            safe: bool = True) -> FamilyFinding:
+        return FamilyFinding(RuleKind.PREFIX, pattern, None, len(members), members,
+                             len(members), safe, [], None, "", machine)
+
+    seen = fam("__ARMv4PILongBXThunk_", ["__ARMv4PILongBXThunk_printk"])
+    build = Finding(Verdict.DIVERGED, "diverged", [seen], ["__ARMv4PILongBXThunk_printk"],
+                    None, None, "EM_ARM", "Debian LLD 16.0.6")
+    probed = Finding(Verdict.AT_RISK, "probe", [
+        fam("__ARMv4PILongBXThunk_", ["__ARMv4PILongBXThunk_far_arm"]),  # already there
+        fam("__Thumbv4PILongBXThunk_", ["__Thumbv4PILongBXThunk_far_thumb"]),  # new
+        fam("__far_", ["__far_arm_veneer"]),  # would hide the image's __far_work
+        fam("__AArch64ADRPThunk_", ["__AArch64ADRPThunk_far"], machine="EM_AARCH64"),
+        fam("__ARMv4PILongThunk_", ["__ARMv4PILongThunk_x"], safe=False),  # no exact rule
+    ], [], None, None, "", "Debian LLD 16.0.6", from_links=True)
+    image = parse_nm_listing("00000000 T __far_work\n00000010 t __ARMv4PILongBXThunk_printk\n",
+                             "vmlinux")
+    merged, left_out = complete(build, probed, image,
+                                frozenset({"__ARMv4PILongBXThunk_printk"}))
+    assert [(f.pattern, f.origin) for f in merged.families] == [
+        ("__ARMv4PILongBXThunk_", ""), ("__Thumbv4PILongBXThunk_", "probe"),
+        ("__ARMv4PILongThunk_", "probe")]
+    assert left_out == ["prefix __far_ (it would hide __far_work of this image)"]
+    rules = load_rules(Path(__file__).parent / "fixtures" / "trees" / "f4-m2")
+    proposal = propose(merged, rules, author="A <a@example.org>", date="Thu, 3 Dec 2026")
+    assert proposal.patch is not None
+    assert [a.pattern for a in proposal.additions] == ["__ARMv4PILongBXThunk_",
+                                                       "__Thumbv4PILongBXThunk_"]
+    body = " ".join(proposal.patch.split())
+    assert "This build's layout did not need all that ld.lld makes" in body
+    assert "__Thumbv4PILongBXThunk_* (e.g. __Thumbv4PILongBXThunk_far_thumb)" in body

@@ -35,6 +35,7 @@ from lldbisect.kernel.model import RuleKind, name_matches
 from lldbisect.kernel.rules import RuleSet
 
 __all__ = [
+    "Found",
     "NamePattern",
     "PatternChange",
     "ScanItem",

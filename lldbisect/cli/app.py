@@ -463,7 +463,6 @@ def _complete(finding: Finding, result: CheckResult, build_dir: Path, ld: str | 
     """The build's finding with the families its linker's probe links show."""
     from lldbisect.arch import by_machine
     from lldbisect.cache import cache_dir
-    from lldbisect.linkers.cases import select
     from lldbisect.linkers.identity import installed_lld, version_line
     from lldbisect.linkers.probe import probe
     from lldbisect.patch.propose import Finding as Found
@@ -488,17 +487,29 @@ def _complete(finding: Finding, result: CheckResult, build_dir: Path, ld: str | 
     row = by_machine(finding.machine)
     if row is None:
         raise InputError(build_dir, f"--complete: no probe cases for {finding.machine}")
-    # The cases linked with the kernel's own flags (not the -abs and -nopic ones, which
-    # show what a linker makes without --pic-veneer).
-    cases = [c for c in select((row.kernel_arch,)) if not c.name.endswith(("-abs", "-nopic"))]
-    click.echo(f"lldbisect: --complete: probing {ld} for {row.kernel_arch}"
-               f" ({len(cases)} cases)", err=True)
+    from lldbisect.linkers.cases import cases_for_config
+
+    try:
+        config = (build_dir / ".config").read_text(errors="replace")
+    except OSError:
+        raise InputError(build_dir / ".config", "--complete: cannot read the build's"
+                                                " configuration, which says which CPU"
+                                                " level's thunks it can need") from None
+    cases = cases_for_config(row.kernel_arch, config)
+    if not cases:
+        raise InputError(build_dir / ".config", f"--complete: no probe case matches this"
+                                                f" {row.kernel_arch} configuration")
+    click.echo(f"lldbisect: --complete: probing {ld} with the cases of this"
+               f" configuration: {', '.join(c.name for c in cases)}", err=True)
     results = probe(ld, cases, [], cache=cache_dir())
     probed = Found.from_json(probe_json(ld, version_line(ld), [], results), f"probe of {ld}")
     last = result.comparison.stages[-1]
     merged, left_out = complete(finding, probed, last.table, last.made)
     for why in left_out:
         click.echo(f"lldbisect: --complete: not added: {why}", err=True)
+    if len(merged.families) == len(finding.families):
+        click.echo("lldbisect: --complete: the probe's links make nothing more than this"
+                   " build showed", err=True)
     return merged
 
 

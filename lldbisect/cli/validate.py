@@ -118,21 +118,26 @@ def probe(ld: str | None, arches: tuple[str, ...], case_names: tuple[str, ...],
 def _coverage(ld: str, version: str, results: list[CaseResult], arches: tuple[str, ...]
               ) -> Coverage:
     """The linker's own source, read, against what the probe made."""
+    import re
+
     from lldbisect.kernel import sources
     from lldbisect.linkers.coverage import coverage, source_families
     from lldbisect.linkers.identity import release
 
-    if "GNU ld" in version:
+    if "GNU ld" in version and "gold" not in version.lower():
         root = sources.source_subtree("binutils", ("bfd",))
         tree, glob = root / "bfd", "elf*.c"  # the ELF backends: the kernel links ELF
         said = root.name.removesuffix("-bfd")
         if (ours := str(release(ld))) not in said:
             _say(f"coverage: {ld} is GNU ld {ours}, the source read is {said}")
-    else:
+    elif re.search(r"\bLLD \d", version):
         major = release(ld).major
         root = sources.source_subtree(f"llvm-toolchain-{major}", ("lld/ELF",))
         tree, glob = root / "lld" / "ELF", "*.cpp"
         said = root.name.removesuffix("-lld_ELF")
+    else:
+        raise InputError(None, f"--coverage: {ld} is neither lld nor GNU ld ({version}):"
+                               " no source package to read its names from")
     families = source_families(tree, glob)
     if arches:
         families = [f for f in families if f.arch in arches]

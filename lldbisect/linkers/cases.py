@@ -9,11 +9,12 @@ listed here: the probe finds it by comparing the output with the inputs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lldbisect.arch import by_machine
 
-__all__ = ["ARCHES", "CASES", "Case", "Source", "select"]
+__all__ = ["ARCHES", "CASES", "Case", "Source", "cases_for_config", "select"]
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,37 @@ def select(arches: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> list[Ca
     if not arches and not names:
         return list(CASES)
     return [c for c in CASES if c.arch in arches or c.name in names]
+
+
+def cases_for_config(arch: str, config: str) -> list[Case]:
+    """The cases a kernel of this ``.config`` can meet: its CPU level's, linked with
+    the kernel's own flags (never the -abs and -nopic ones, which show what a linker
+    makes without --pic-veneer), the relocatable ones only with CONFIG_RELOCATABLE."""
+    def on(option: str) -> bool:
+        return re.search(rf"^CONFIG_{option}=y$", config, re.M) is not None
+
+    names: list[str]
+    if arch == "arm":
+        if on("THUMB2_KERNEL") or on("CPU_V7M"):
+            names = ["arm-thumb2-pic"]
+        elif on("CPU_32v7"):
+            names = ["arm-v7-pic"]
+        elif on("CPU_32v5") or on("CPU_32v6") or on("CPU_32v6K"):
+            names = ["arm-v5-pic"]  # lld gives v5 and v6 (no MOVW/MOVT) the same thunks
+        elif on("CPU_32v4T") or on("CPU_32v4"):
+            names = ["arm-v4t-pic"]
+        else:
+            return []
+    elif arch == "arm64":
+        names = ["arm64"] + (["arm64-relocatable"] if on("RELOCATABLE") else [])
+    elif arch == "powerpc":
+        base = "ppc64" if on("PPC64") else "ppc32"
+        names = [base] + ([f"{base}-relocatable"] if on("RELOCATABLE") else [])
+    elif arch == "mips":
+        names = ["mips-la25"] + (["micromips-la25"] if on("CPU_MICROMIPS") else [])
+    else:
+        return [c for c in CASES if c.arch == arch]
+    return [c for c in CASES if c.name in names]
 
 
 def linker_script(case: Case) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lldbisect.analysis.commitscan import NamePattern, patterns_in
+from lldbisect.analysis.commitscan import Found, NamePattern, patterns_in
+from lldbisect.kernel.model import RuleKind
 from lldbisect.linkers.probe import CaseResult, CaseStatus
 
 __all__ = ["KERNEL_ARCHES", "Coverage", "SourceFamily", "coverage", "source_families"]
@@ -58,6 +59,7 @@ class SourceFamily:
 class Coverage:
     source: str  # what was read (the source package and version)
     families: list[tuple[SourceFamily, list[str]]]  # each with the cases that made it
+    unlinked: tuple[str, ...] = ()  # architectures with families no case linked: why
 
     def kernel_families(self) -> list[tuple[SourceFamily, list[str]]]:
         return [(f, c) for f, c in self.families if f.kernel]
@@ -65,9 +67,10 @@ class Coverage:
     def produced(self) -> int:
         return sum(1 for _f, cases in self.kernel_families() if cases)
 
-    def percent(self) -> float:
+    def percent(self) -> float | None:
+        """None: nothing was measured (no family of an architecture the linker linked)."""
         total = len(self.kernel_families())
-        return 100.0 * self.produced() / total if total else 100.0
+        return 100.0 * self.produced() / total if total else None
 
 
 def _arch(*hints: str) -> str:
@@ -81,17 +84,29 @@ def _arch(*hints: str) -> str:
 def source_families(root: Path, glob: str) -> list[SourceFamily]:
     """The name patterns the sources under ``root`` matching ``glob`` build, once each
     (the first place)."""
-    seen: dict[NamePattern, SourceFamily] = {}
+    seen: dict[tuple[NamePattern, str], SourceFamily] = {}
     for path in sorted(p for p in root.rglob(glob) if p.is_file()):
         text = path.read_text(encoding="utf-8", errors="replace")
-        for f in patterns_in(path.name, text):
-            if f.pattern in seen:
+        found = patterns_in(path.name, text)
+        # One name built of several literals ("__hexagon_thunk_" + t + "_from_" + s) is
+        # one family: on one line, its start stands for it.
+        first: dict[tuple[int, str], Found] = {}
+        for f in sorted(found, key=lambda f: _RANK[f.pattern.kind]):
+            first.setdefault((f.line, f.scope), f)
+        for f in found:
+            if first[(f.line, f.scope)] is not f:
                 continue
             rel = path.relative_to(root)
-            seen[f.pattern] = SourceFamily(
-                f.pattern, _arch(f.scope, f.pattern.text, str(rel)),
-                f"{rel}:{f.line} {f.scope}".strip())
+            arch = _arch(f.scope, f.pattern.text, str(rel))
+            # The same spelling in two backends (bfd's "__%s_veneer" for arm and
+            # aarch64) is a family of each.
+            seen.setdefault((f.pattern, arch), SourceFamily(
+                f.pattern, arch, f"{rel}:{f.line} {f.scope}".strip()))
     return list(seen.values())
+
+
+_RANK = {RuleKind.PREFIX: 0, RuleKind.EXACT: 1, RuleKind.SUFFIX: 2, RuleKind.SUBSTRING: 3,
+         RuleKind.REGEX: 4}
 
 
 def coverage(source: str, families: Iterable[SourceFamily], results: Sequence[CaseResult]
@@ -100,11 +115,18 @@ def coverage(source: str, families: Iterable[SourceFamily], results: Sequence[Ca
     links at all (a GNU ld is built for one: the source's other backends are not its)."""
     made = [(r.case.name, m) for r in results for f in r.families for m in f.family.members]
     linked = {r.case.arch for r in results if r.status is CaseStatus.OK}
+    failed: dict[str, set[str]] = {}
+    for r in results:
+        if r.status is not CaseStatus.OK and r.case.arch not in linked:
+            failed.setdefault(r.case.arch, set()).add(r.status.value)
     out = []
+    unlinked = set()
     for fam in families:
         if fam.kernel and fam.arch not in linked:
+            if fam.arch in failed:
+                unlinked.add(f"{fam.arch} ({'/'.join(sorted(failed[fam.arch]))})")
             continue
         cases = sorted({case for case, name in made if fam.pattern.covers(name)})
         out.append((fam, cases))
     out.sort(key=lambda fc: (not fc[0].kernel, fc[0].arch, fc[0].pattern.text))
-    return Coverage(source, out)
+    return Coverage(source, out, tuple(sorted(unlinked)))

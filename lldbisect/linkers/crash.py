@@ -11,13 +11,15 @@ __all__ = ["crash_in_log", "crashed"]
 # A shell reports a child killed by signal N as exit status 128 + N.
 _FATAL = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
           signal.SIGTRAP, signal.SIGSYS}
-_SAID = re.compile(r"PLEASE submit a bug report|^Stack dump:|Segmentation fault|"
-                   r"\(core dumped\)|\bAborted\b|Illegal instruction|Bus error|"
-                   r"internal error, aborting|Floating point exception", re.M)
-# make, when a recipe's command died of a signal: "Error 139" (128 + SIGSEGV), or the
-# signal's own description.
-_MAKE = re.compile(r"\*\*\* \[[^\]]*\] (?:Error 1(?:3[2-9]|[45]\d)|Segmentation fault|"
-                   r"Aborted|Illegal instruction|Bus error)")
+# What LLVM's crash handler and GNU ld's own fatal-error path print.
+_SAID = re.compile(r"PLEASE submit a bug report|^Stack dump:|internal error, aborting",
+                   re.M)
+# make, when the recipe of a link stage (vmlinux, .tmp_vmlinux*, vmlinux.o) died of a
+# fatal signal: "Error 139" (128 + SIGSEGV) or the shell's word for it. A compiler's
+# crash, the OOM killer's SIGKILL or a SIGTERM are no linker crash.
+_MAKE = re.compile(r"\*\*\* \[[^\]]*(?:vmlinux[^\]/]*|\.tmp_vmlinux\w*)\] (?:Error (?:"
+                   + "|".join(str(128 + s) for s in sorted(_FATAL)) + r")|Segmentation fault"
+                   r"|Aborted|Illegal instruction|Bus error)")
 
 
 def _name(signum: int) -> str:
@@ -40,6 +42,7 @@ def crashed(returncode: int, stderr: str) -> str | None:
 
 
 def crash_in_log(log: str) -> str | None:
-    """A linker crash in a build log (make's and the linker's own words), or None."""
+    """A linker crash in a relink's log (make's words for a link stage's recipe, or the
+    crash handler's own), or None."""
     m = _MAKE.search(log) or _SAID.search(log)
     return None if m is None else m.group().strip()

@@ -37,8 +37,10 @@ def probe_json(ld: str, version: str, kernels: list[str], results: list[CaseResu
 
 def coverage_json(c: Coverage) -> dict[str, Any]:
     kernel = c.kernel_families()
+    percent = c.percent()
     return {"source": c.source, "made": c.produced(), "of": len(kernel),
-            "percent": round(c.percent(), 1),
+            "percent": None if percent is None else round(percent, 1),
+            "unlinked": list(c.unlinked),
             "families": [{"kind": f.pattern.kind.value, "pattern": f.pattern.text,
                           "arch": f.arch, "kernel_arch": f.kernel, "where": f.where,
                           "made_by": cases} for f, cases in c.families]}
@@ -46,9 +48,16 @@ def coverage_json(c: Coverage) -> dict[str, Any]:
 
 def coverage_text(c: Coverage) -> str:
     kernel = c.kernel_families()
-    lines = [f"coverage: the corpus made {c.produced()} of the {len(kernel)} name families"
-             f" {c.source} builds for the architectures the kernel links and this linker"
-             f" links ({c.percent():.0f} %)"]
+    percent = c.percent()
+    if percent is None:
+        lines = [f"coverage: nothing measured: no case linked an architecture the kernel"
+                 f" links for which {c.source} builds names"]
+    else:
+        lines = [f"coverage: the corpus made {c.produced()} of the {len(kernel)} name"
+                 f" families {c.source} builds for the architectures the kernel links and"
+                 f" this linker links ({percent:.0f} %)"]
+    if c.unlinked:
+        lines.append("  not measured, no case of theirs linked: " + ", ".join(c.unlinked))
     rows = [["arch", "family", "made by", "in the source"]]
     for f, cases in c.families:
         shown = ", ".join(cases[:3]) + (f" +{len(cases) - 3}" if len(cases) > 3 else "")
@@ -76,8 +85,8 @@ def probe_text(ld: str, version: str, kernels: list[str], results: list[CaseResu
     rows = [head]
     for r in results:
         if r.status is not CaseStatus.OK:
-            rows.append([r.case.name, r.case.arch, f"{r.status.value}: {r.message}", "", "",
-                         ""])
+            said = r.message if len(r.message) <= 100 else r.message[:99] + "…"
+            rows.append([r.case.name, r.case.arch, f"{r.status.value}: {said}", "", "", ""])
             continue
         if not r.families:
             rows.append([r.case.name, r.case.arch, "(no linker-made symbols)", "", "", ""])

@@ -82,8 +82,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "cases": "each case: case, arch, flags, status (ok, unsupported, crashed), message,"
                  " seconds, families (key, kind, pattern, count, label, examples,"
                  " visible_to, hidden_by)",
-        "coverage": "null without --coverage; else source, made, of, percent, families"
-                    " (kind, pattern, arch, kernel_arch, where, made_by)",
+        "coverage": "null without --coverage; else source, made, of, percent (null:"
+                    " nothing measured), unlinked (architectures with families no case"
+                    " linked, and why), families (kind, pattern, arch, kernel_arch, where,"
+                    " made_by)",
     },
     "lldbisect.validate/1": {
         "schema": "this name",
