@@ -147,6 +147,8 @@ class Validation:
 
 
 def compare_case(old: CaseResult, new: CaseResult) -> CaseChange:
+    if new.status is not CaseStatus.OK:  # no link: nothing "gone", only its failure
+        return CaseChange(new.case, old, new, ())
     old_keys = {f.key for f in old.families}
     new_keys = {f.key for f in new.families}
     changes = [FamilyChange(Presence.NEW, f) for f in new.families if f.key not in old_keys]

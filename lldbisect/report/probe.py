@@ -167,6 +167,9 @@ def _verdict(v: Validation) -> str:
     old_crashes = [c.case.name for c in v.cases if c.crashed() and not c.new_crash()]
     also = (f" (both linkers crash on {', '.join(old_crashes)})" if old_crashes else "")
     if not (seen or broken or lost or crashes):
+        if not v.kernels and any(c.changes for c in v.cases):
+            return ("verdict: no --kernel given: the new families above are judged by no"
+                    " kernel's rules" + also)
         return "verdict: nothing new that a given kernel would see" + also
     parts = []
     if crashes:
