@@ -47,8 +47,10 @@ def main() -> None:
                           "-o", str(Path(tmp) / case.name)])
 
         def link_all() -> None:
+            # Whatever each link's outcome: some cases are refused or crash the linker
+            # (lld <= 16 on s390x), as they do under the probe.
             for argv in links:
-                subprocess.run(argv, capture_output=True, check=True)
+                subprocess.run(argv, capture_output=True, check=False)
 
         def probe(extra: list[str], env: dict[str, str] | None = None) -> None:
             subprocess.run([*cli, *extra], stdout=subprocess.DEVNULL, check=True,
