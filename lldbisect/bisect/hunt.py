@@ -30,7 +30,10 @@ from lldbisect.kernel.relink import KernelRelinker
 from lldbisect.kernel.snapshot import kept_build
 from lldbisect.patch.propose import Finding, Proposal, propose
 
-__all__ = ["HuntResult", "diagnose", "hunt", "hunt_llvm"]
+__all__ = ["SWEEP_RANGE", "SWEEP_RELINKS", "HuntResult", "diagnose", "hunt", "hunt_llvm"]
+
+SWEEP_RANGE = 16384  # bytes of padding --verify sweeps: four 4 KiB pages
+SWEEP_RELINKS = 4  # relinks --verify may spend on other layouts, each way
 
 
 @dataclass
@@ -131,8 +134,9 @@ def diagnose(result: HuntResult, relinker: KernelRelinker, bad_ld: str, *,
 
 def _verify(relinker: KernelRelinker, ld: str, tree: Path, patch: str,
             progress: Callable[[str], None]) -> tuple[bool, str]:
-    """Relink with the patched tree and check; the tree and the build's last link are
-    as they were afterwards, whatever happens (see ``kernel.overlay``)."""
+    """Relink with the patched tree and check, at the build's layout and then at the
+    other layouts a sweep relinks (the failing one included); the tree and the build's
+    last link are as they were afterwards, whatever happens (see ``kernel.overlay``)."""
     with kept_build(relinker.build_dir):
         try:
             with patched_tree(tree, patch) as patched:
@@ -146,4 +150,18 @@ def _verify(relinker: KernelRelinker, ld: str, tree: Path, patch: str,
     detail = (f"with the patch, {ld} links in {len(after.stages.passes)} passes:"
               f" {after.comparison.verdict.value}")
     progress(detail)
-    return ok, detail
+    if not ok:
+        return ok, detail
+    # One layout proves little: the next may fail. The build as it is (its last link is
+    # ``ld``'s, from the diagnosis) is swept, and the patch proven where it was.
+    from lldbisect.layouts.verify import prove_on_layouts
+
+    try:
+        proof = prove_on_layouts(relinker, ld, check_build(relinker.build_dir), tree, patch,
+                                 lo=0, hi=SWEEP_RANGE, step=1024,
+                                 max_relinks=SWEEP_RELINKS, timeout=relinker.timeout,
+                                 relink_first=False, progress=progress)
+    except (InputError, ValueError) as e:
+        return False, f"{detail}; not proven on other layouts: {e}"
+    progress(proof.detail())
+    return proof.ok, f"{detail}; {proof.detail()}"

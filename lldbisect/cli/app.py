@@ -380,12 +380,21 @@ def _read_log(log_file: Path | None) -> str | None:
               help="With --complete: the linker to probe (default: the one that made the"
                    " build's last link, by its .comment, else the one its .config"
                    " records).")
+@click.option("--verify-sweep", is_flag=True,
+              help="With BUILD_DIR: sweep the build's layouts (as `sweep`) until one"
+                   " fails, then relink the patched tree at every padding swept; the"
+                   " patch is written only if it converges at all of them.")
+@click.option("--sweep-range", default="0:16384", show_default=True, metavar="FROM:TO",
+              help="With --verify-sweep: the paddings to sweep, in bytes.")
+@click.option("--max-relinks", type=click.IntRange(min=1), default=12, show_default=True,
+              help="With --verify-sweep: at most this many layouts.")
 @corpus_option
 @run_scripts_option("as check's")
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
             link: str | None, unconfirmed: bool, complete: bool, complete_ld: str | None,
+            verify_sweep: bool, sweep_range: str, max_relinks: int,
             corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
@@ -403,8 +412,14 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     patch too; the message says which were seen in the build and which come from the
     probe.
 
-    Exit statuses: 0 a patch was written; 1 no patch (converged, already hidden, or
-    diverged-other: the reason is printed); 2 bad input; 3 a tool failed.
+    --verify-sweep proves the patch on other layouts: the build is relinked at
+    paddings the layout model says fail (as `sweep` does) until one fails, then the
+    patched tree at every padding swept; the patch is written only when it converges
+    at all of them ("converges at N of N layouts"). The tree and the build are put back.
+
+    Exit statuses: 0 a patch was written; 1 no patch (converged, already hidden,
+    diverged-other, or --verify-sweep found a layout where the patch does not
+    converge: the reason is printed); 2 bad input; 3 a tool failed.
 
     \b
     Example:
@@ -420,6 +435,8 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
 
     if (build_dir is None) == (report is None):
         raise click.UsageError("give BUILD_DIR or --from REPORT.json (not both)")
+    if verify_sweep and build_dir is None:
+        raise click.UsageError("--verify-sweep relinks BUILD_DIR: give it")
     if report is not None:
         if kernel is None:
             raise click.UsageError("--from needs --kernel TREE")
@@ -452,10 +469,43 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     if proposal.patch is None:
         click.echo(f"lldbisect: {proposal.reason}", err=True)
         sys.exit(EXIT_FINDING)
+    if verify_sweep:
+        assert build_dir is not None
+        _prove_on_layouts(build_dir, result, Path(rules.tree), proposal.patch, sweep_range,
+                          max_relinks)
     if output is not None:
         write_output(output, proposal.patch)
     else:
         _write(proposal.patch.encode("utf-8", "surrogateescape"))
+
+
+def _prove_on_layouts(build_dir: Path, result: CheckResult, tree: Path, patch: str,
+                      span: str, max_relinks: int) -> None:
+    """--verify-sweep: exits 1 when the patch does not converge at every layout."""
+    from lldbisect.cli.options import user_relinker
+    from lldbisect.cli.sweep import parse_range, same_file
+    from lldbisect.layouts.verify import prove_on_layouts
+    from lldbisect.linkers.identity import made_by
+
+    lo, hi = parse_range(span)
+    relinker = user_relinker(build_dir, ())
+    made = made_by(result.linker())
+    ld = made or relinker.config_ld
+    if ld is None:
+        raise InputError(build_dir, "--verify-sweep: cannot tell which linker made this"
+                                    " build's link")
+    try:
+        proof = prove_on_layouts(relinker, ld, result, tree, patch, lo=lo, hi=hi,
+                                 step=1024, max_relinks=max_relinks, timeout=3600.0,
+                                 relink_first=not same_file(made or "", ld),
+                                 progress=lambda m: click.echo(f"lldbisect: {m}", err=True))
+    except ValueError as e:
+        raise ToolError(f"the patch does not apply to {tree}: {e}") from None
+    click.echo(f"lldbisect: {proof.detail()}", err=True)
+    if not proof.ok:
+        click.echo("lldbisect: the patch is not offered: it is not proven on every layout"
+                   " swept", err=True)
+        sys.exit(EXIT_FINDING)
 
 
 def _complete(finding: Finding, result: CheckResult, build_dir: Path, ld: str | None
@@ -463,19 +513,16 @@ def _complete(finding: Finding, result: CheckResult, build_dir: Path, ld: str | 
     """The build's finding with the families its linker's probe links show."""
     from lldbisect.arch import by_machine
     from lldbisect.cache import cache_dir
-    from lldbisect.linkers.identity import installed_lld, version_line
+    from lldbisect.linkers.identity import version_line
     from lldbisect.linkers.probe import probe
     from lldbisect.patch.propose import Finding as Found
     from lldbisect.patch.propose import complete
     from lldbisect.report.probe import probe_json
 
     if ld is None:  # the linker whose version the image's .comment names
-        import re
+        from lldbisect.linkers.identity import made_by
 
-        made_by = result.linker() or ""
-        said = re.search(r"LLD (\d+\.\d+\.\d+)", made_by)
-        ld = next((c for c in installed_lld() if said and re.search(
-            rf"LLD {re.escape(said.group(1))}\b", version_line(c))), None)
+        ld = made_by(result.linker())
         if ld is None:
             from lldbisect.kernel.relink import configured_linker
 
@@ -620,6 +667,7 @@ _LAZY: dict[str, Callable[[], click.Command]] = {
     "scan-commit": lambda: _command("cli.scan", "scan_commit"),
     "probe": lambda: _command("cli.validate", "probe"),
     "validate": lambda: _command("cli.validate", "validate"),
+    "sweep": lambda: _command("cli.sweep", "sweep"),
 }
 
 

@@ -55,7 +55,10 @@ def _say(message: str) -> None:
 @timeout_option
 @click.option("--verify", is_flag=True,
               help="Relink with the patched kernel tree and check (always done with"
-                   " --demo). The tree is never written to; the build is put back.")
+                   " --demo): at the build's layout, then at other layouts (a sweep, as"
+                   " `sweep`, of up to 4 relinks until one fails without the patch; the"
+                   " patch relinked at each). The tree is never written to; the build is"
+                   " put back.")
 @output_option("the patch")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],

@@ -122,6 +122,8 @@ class KernelRelinker:
         self.inferred = ""  # what of make_args was read from the build, said once
         self._times: dict[str, int] = {}  # the kept configuration's file times
         self.builds = builds
+        # An object added to every vmlinux-stage link (a layout sweep's padding).
+        self.pad_object: Path | None = None
 
     @classmethod
     def of_build(cls, build_dir: Path, make_args: Sequence[str] = (), *,
@@ -158,9 +160,12 @@ class KernelRelinker:
         if shutil.which("make") is None:
             raise ToolError("make not found: relinking the kernel needs it")
         env = dict(os.environ)
-        if self.config_ld is not None:
-            ld, extra = wrapped_linker(self.build_dir, ld, self.config_ld)
+        env.pop("LLDBISECT_PAD_OBJ", None)
+        if self.config_ld is not None or self.pad_object is not None:
+            ld, extra = wrapped_linker(self.build_dir, ld, self.config_ld or ld)
             env.update(extra)
+        if self.pad_object is not None:
+            env["LLDBISECT_PAD_OBJ"] = str(self.pad_object)
         # V=2: make says why it builds each target, which the guard reads.
         argv = ["make", "-C", str(self.build_dir), f"-j{os.cpu_count() or 2}",
                 *([] if self.builds else ["V=2"]), *self.make_args, f"LD={ld}", "vmlinux"]
@@ -353,9 +358,17 @@ _WRAPPER = """\
 # lldbisect: link with the linker under test; answer version queries (Kconfig's
 # ld-version.sh and ld-option) as the linker this build was configured with.
 # Unquoted, as make's $(LD) is: LD may be a command with arguments (ld-keep-stages ld.lld).
+# LLDBISECT_PAD_OBJ: an object of lldbisect's own added to each vmlinux-stage link.
+pad=
+previous=
 for arg in "$@"; do
 	case "$arg" in -v|-V|--version) exec $LLDBISECT_CONFIG_LD "$@" ;; esac
+	if [ "$previous" = -o ] && [ -n "${LLDBISECT_PAD_OBJ:-}" ]; then
+		case "${arg##*/}" in vmlinux|.tmp_vmlinux*) pad=$LLDBISECT_PAD_OBJ ;; esac
+	fi
+	previous=$arg
 done
+[ -n "$pad" ] && set -- "$@" "$pad"
 exec $LLDBISECT_RELINK_LD "$@"
 """
 

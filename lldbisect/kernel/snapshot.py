@@ -24,6 +24,20 @@ __all__ = ["kept_build"]
 _DEEP = ("scripts/kallsyms", "scripts/.kallsyms.cmd")
 
 
+def _links(build_dir: Path) -> dict[str, tuple[str, int]]:
+    """Top-level symbolic links (kbuild remakes ``source`` on every make): target, time."""
+    out = {}
+    for e in os.scandir(build_dir):
+        if e.is_symlink():
+            with suppress(OSError):
+                out[e.name] = (os.readlink(e.path), e.stat(follow_symlinks=False).st_mtime_ns)
+    return out
+
+
+def _dirs(build_dir: Path) -> set[str]:
+    return {e.name for e in os.scandir(build_dir) if e.is_dir(follow_symlinks=False)}
+
+
 def _files(build_dir: Path) -> dict[str, os.stat_result]:
     found = {}
     for entry in os.scandir(build_dir):
@@ -39,8 +53,11 @@ def _files(build_dir: Path) -> dict[str, os.stat_result]:
 def kept_build(build_dir: Path) -> Iterator[None]:
     """Within the ``with``, relink as you like: afterwards the build's top-level files and
     its kallsyms program are as they were (same bytes and times), and files the relinks
-    added there are gone. Raises ToolError when the copy cannot be made."""
+    added there are gone, with the top-level directories they made (the relinker's
+    ``.lldbisect/``). Raises ToolError when the copy cannot be made."""
     before = _files(build_dir)
+    dirs = _dirs(build_dir)
+    links = _links(build_dir)
     with tempfile.TemporaryDirectory(prefix="lldbisect-keep-", dir=build_dir) as tmp:
         keep = Path(tmp)
         try:
@@ -53,6 +70,15 @@ def kept_build(build_dir: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            for name, (target, mtime) in links.items():
+                path = build_dir / name
+                with suppress(OSError):
+                    if os.readlink(path) != target:
+                        path.unlink()
+                        path.symlink_to(target)
+                    os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
+            for name in _dirs(build_dir) - dirs - {keep.name}:
+                shutil.rmtree(build_dir / name, ignore_errors=True)
             after = _files(build_dir)
             for rel in after.keys() - before.keys():
                 (build_dir / rel).unlink(missing_ok=True)

@@ -12,12 +12,21 @@ from packaging.version import InvalidVersion, Version
 
 from lldbisect.errors import InputError
 
-__all__ = ["installed_lld", "kernel_number", "release", "version_line"]
+__all__ = ["installed_lld", "kernel_number", "made_by", "release", "version_line"]
 
 
 def installed_lld() -> list[str]:
     """Every ``/usr/lib/llvm-N/bin/ld.lld`` here (Debian installs them side by side)."""
     return [str(p) for p in sorted(Path("/usr/lib").glob("llvm-*/bin/ld.lld"))]
+
+
+def made_by(comment: str | None) -> str | None:
+    """The installed ld.lld whose release an image's .comment names (``LLD 16.0.6``)."""
+    said = re.search(r"LLD (\d+\.\d+\.\d+)", comment or "")
+    if said is None:
+        return None
+    return next((c for c in installed_lld()
+                 if re.search(rf"LLD {re.escape(said.group(1))}\b", version_line(c))), None)
 
 
 def _argv(ld: str) -> list[str]:

@@ -34,6 +34,26 @@ SCHEMAS: dict[str, dict[str, str]] = {
                        " (--run-scripts): ran, agrees, how, note, answer (model or"
                        " real tools), disagreement, unread",
     },
+    "lldbisect.sweep/1": {
+        "schema": "this name",
+        "build_dir": "the build directory relinked (and put back)",
+        "linker": "the linker it was relinked with",
+        "section": "where the padding went: output (section of the image), input (the"
+                   " padding object's section, which the linker script sends there)",
+        "range": "the paddings swept: from, to, step (bytes)",
+        "model": "the layout model used, or why none",
+        "predicted": "the paddings the model said fail, relinked first",
+        "layouts": "each relink: padding, verdict, status, passes, culprits, failure,"
+                   " seconds, predicted",
+        "failing": "the first layout that failed (as in layouts), or null",
+        "reproduce": "the command that relinks the build at the failing padding",
+        "relinks": "how many relinks the sweep took",
+        "uniform_relinks_estimate": "how many a uniform sweep of the range would need to"
+                                    " meet a failing layout, by the model (null: no"
+                                    " model, or none of its points fails)",
+        "covered": "whether every padding planned was relinked (or one failed)",
+        "stopped": "why the sweep stopped early (--max-relinks, --timeout), or null",
+    },
     "lldbisect.check/1": {
         "schema": "this name",
         "build_dir": "the build directory judged",

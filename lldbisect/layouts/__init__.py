@@ -1,0 +1,1 @@
+"""Layouts: relinking a build at other paddings, and predicting which of them fail."""

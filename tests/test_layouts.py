@@ -1,0 +1,211 @@
+"""The layout model against the real linkers: far calls of our own across a padding
+object of our own, linked by ld.lld and GNU ld with a linker script of our own shaped
+like the kernel's (code, page-aligned read-only data, code)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lldbisect.kernel.snapshot import kept_build
+from lldbisect.layouts.branches import Branch, direct_branches, thunk_target
+from lldbisect.layouts.model import (
+    ChainLink,
+    LayoutModel,
+    PassModel,
+    TableFit,
+    fit_layout,
+    fit_table,
+    script_alignments,
+)
+from lldbisect.layouts.padding import (
+    PadSection,
+    choose_section,
+    landed,
+    script_sections,
+    write_padding,
+)
+from tests.conftest import require
+
+LLD = "/usr/lib/llvm-16/bin/ld.lld"
+GNU_ARM = "arm-linux-gnueabihf-ld"
+CLANG = "/usr/lib/llvm-14/bin/clang"
+CALLS = 48
+# Our own script, in the shapes a preprocessed vmlinux.lds has: AT(), ALIGN((1 << 12)),
+# a location counter, a discarded section.
+SCRIPT = """\
+SECTIONS
+{
+  . = 0x10000;
+  .text : { _stext = .; *(.text) }
+  . = ALIGN(((1 << 12)));
+  .rodata : AT(ADDR(.rodata) - 0) { *(.rodata) *(.rodata.*) }
+  . = ALIGN((1 << 12));
+  .init.text : AT(ADDR(.init.text) - 0) { *(.init.text .init.text.*) }
+  /DISCARD/ : { *(.comment) }
+}
+"""
+
+
+def _assembly() -> str:
+    """Functions 1 KiB apart in .text (so that a page more of padding puts four more out
+    of reach), called from .init.text across .rodata."""
+    out = [".syntax unified", ".arm", '.section .text,"ax",%progbits']
+    for i in range(CALLS):
+        out += [f".globl f{i}", f".type f{i},%function", f"f{i}:", "bx lr", ".space 1020"]
+    out += ['.section .init.text,"ax",%progbits', ".globl start", ".type start,%function",
+            "start:"] + [f"bl f{i}" for i in range(CALLS)] + ["bx lr"]
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require(CLANG, LLD)
+    d = tmp_path_factory.mktemp("layouts")
+    (d / "calls.s").write_text(_assembly())
+    (d / "link.lds").write_text(SCRIPT)
+    subprocess.run([CLANG, "--target=armv5-linux-gnueabi", "-c", str(d / "calls.s"), "-o",
+                    str(d / "calls.o")], check=True)
+    return d
+
+
+def _link(d: Path, padding: int, ld: str = LLD, name: str | None = None) -> Path:
+    pad = d / f"pad{padding}.o"
+    write_padding(pad, padding, d / "calls.o", ".rodata")
+    out = d / (name or f"image{padding}-{Path(ld).name}")
+    extra = ["--pic-veneer"] if "lld" in ld or "arm" in ld else []
+    subprocess.run([ld, *extra, "-T", str(d / "link.lds"), "-o", str(out),
+                    str(d / "calls.o"), str(pad)], check=True, capture_output=True)
+    return out
+
+
+# 32 MiB less the .text in front: the calls are at the edge of ARM's +-32 MiB reach.
+EDGE = (1 << 25) - 0x1000 - 1024 * CALLS // 2
+
+
+def test_script_sections_and_alignments() -> None:
+    sections = script_sections(SCRIPT)
+    assert list(sections) == [".text", ".rodata", ".init.text", "/DISCARD/"]
+    assert sections[".rodata"] == [".rodata"]  # .rodata.* is no literal name
+    assert sections[".init.text"] == [".init.text"]
+    assert script_alignments(SCRIPT) == {4096}
+    assert script_alignments(". = ALIGN(0x20); . = ALIGN(ADDR(.x)); . = ALIGN(0);") == {32}
+
+
+def test_thunk_targets_by_name() -> None:
+    assert thunk_target("__ARMv4PILongBXThunk_printk") == "printk"
+    assert thunk_target("__AArch64ADRPThunk_do_one") == "do_one"
+    assert thunk_target("__memcpy_veneer") == "memcpy"
+    assert thunk_target("__long_branch_start_kernel") == "start_kernel"
+    assert thunk_target("0000001a.long_branch.foo+0") == "foo"
+    assert thunk_target("printk") is None
+
+
+@pytest.mark.parametrize("ld", [LLD, GNU_ARM])
+def test_branches_and_thunks_of_a_real_link(objects: Path, ld: str) -> None:
+    """Every call across the padding is found with its margin; those out of reach are
+    exactly those the linker gave a thunk (lld) or a veneer (GNU ld)."""
+    require(ld)
+    image = _link(objects, EDGE, ld)
+    branches, _code, unknown = direct_branches(image, "EM_ARM")
+    pad = choose_section(image, objects / "link.lds", [(b.site, b.target) for b in branches])
+    assert (pad.output, pad.input) == (".rodata", ".rodata")
+    assert landed(image, pad, EDGE) is True
+    crossing = [b for b in branches if (b.site < pad.start) != (b.target < pad.start)]
+    assert unknown == 0 and {b.callee for b in crossing} == {f"f{i}" for i in range(CALLS)}
+    far = {b.callee for b in crossing if b.margin < 0}
+    thunked = {b.callee for b in crossing if b.thunk}
+    assert far == thunked and 0 < len(far) < CALLS, (len(far), len(thunked))
+
+
+def test_the_padding_lands_only_where_the_script_sends_it(objects: Path) -> None:
+    """An input section the script does not name is an orphan elsewhere: landed says no."""
+    image = _link(objects, EDGE)
+    pad = PadSection(".text", ".text", 0, 0)
+    assert landed(image, pad, EDGE) is False
+    assert landed(image, pad, 8) is None  # too small to tell
+
+
+def test_the_model_predicts_the_real_linker(objects: Path) -> None:
+    """Fitted on one link (and checked on a second), the model says how many callees are
+    out of reach at other paddings: the real linker's thunks agree, page by page."""
+    reference = _link(objects, EDGE)
+    other = _link(objects, EDGE - 3 * 4096 + 100)
+    branches, _code, _ = direct_branches(reference, "EM_ARM")
+    pad = choose_section(reference, objects / "link.lds", [(b.site, b.target) for b in branches])
+    crossing = [b for b in branches if (b.site < pad.start) != (b.target < pad.start)]
+    layout = fit_layout(reference, pad, {b.moving_section for b in crossing},
+                        script_alignments(SCRIPT), [("other", other)])
+    assert not layout.mismatch and layout.checked == ["other"]
+    model = PassModel(layout, crossing, TableFit(0, 0.0, False), 0, 0, 0, 1.0)
+    seen = set()
+    for delta in (-20000, -8192, -4096 + 17, -1, 1, 2000, 4096, 4097, 9000, 20000):
+        image = _link(objects, EDGE + delta, name="probe")
+        found, _, _ = direct_branches(image, "EM_ARM")
+        thunked = {b.callee for b in found if b.thunk}
+        assert model.far(delta) == len(thunked), delta
+        seen.add(len(thunked))
+    assert len(seen) >= 5  # the count changes along the way
+
+
+def _model(margins: list[int], per_name: float) -> PassModel:
+    pad = PadSection(".rodata", ".rodata", 0x1000, 0x2000)
+    layout = LayoutModel(pad, [ChainLink(".init.text", 0x3000, 0x100, 4096, 0x1000,
+                                         (4096, 0))])
+    branches = [Branch(0x3000 + 4 * i, 0, f"f{i}", m, ".init.text", None)
+                for i, m in enumerate(margins)]
+    far = sum(m < 0 for m in margins)
+    return PassModel(layout, branches, TableFit(10_000, per_name, True), far,
+                     10_000 + round(per_name * far), -8192, 1.0)
+
+
+def test_the_passes_played_through_the_model() -> None:
+    """Pass 1 has no table (8 KiB less), pass 2 the table of pass 1's thunks, pass 3 the
+    next: the kernel fails when the last two tables differ."""
+    hidden = _model([-5000, 100, 4000, 9000], 0.0)
+    assert not any(hidden.passes(p)[1] for p in range(0, 20000, 64))  # nothing sizes it
+    visible = _model([-5000, 100, 4000, 9000], 40.0)
+    assert visible.passes(0) == ([0, 1, 1], False)
+    windows = visible.failing(0, 20000, 16)
+    assert windows and all(visible.passes(a)[1] for a, _ in windows)
+    assert not visible.passes(windows[0][0] - 16)[1]
+
+
+def test_table_fit() -> None:
+    assert fit_table([(72, 169148), (105, 170228)], [], False).per_name == 1080 / 33
+    assert fit_table([(10, 5000)], ["__x_veneer"], True).per_name == 0
+    estimated = fit_table([(10, 5000)], ["__ARMv4PILongBXThunk_printk"], False)
+    assert not estimated.measured and estimated.per_name > 5
+
+
+def test_kept_build_puts_back_files_links_and_directories(tmp_path: Path) -> None:
+    (tmp_path / "vmlinux").write_bytes(b"old")
+    os.symlink("/nowhere", tmp_path / "source")
+    before = {p.name: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in tmp_path.iterdir()}
+    with kept_build(tmp_path):
+        (tmp_path / "vmlinux").write_bytes(b"new, longer")
+        (tmp_path / ".tmp_vmlinux1").write_bytes(b"x")
+        (tmp_path / ".lldbisect").mkdir()
+        (tmp_path / ".lldbisect" / "ld").write_text("#!/bin/sh\n")
+        (tmp_path / "source").unlink()
+        os.symlink("/elsewhere", tmp_path / "source")
+    after = {p.name: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in tmp_path.iterdir()}
+    assert after == before
+    assert (tmp_path / "vmlinux").read_bytes() == b"old"
+    assert os.readlink(tmp_path / "source") == "/nowhere"
+
+
+@pytest.mark.parametrize("args, said", [
+    ([], "not a kernel build directory"),
+    (["--range", "9:3"], "give FROM:TO with 0 <= FROM < TO"),
+    (["--range", "x"], "give FROM:TO in bytes"),
+])
+def test_sweep_refuses_bad_input(tmp_path: Path, args: list[str], said: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "lldbisect", "sweep", str(tmp_path), *args],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
