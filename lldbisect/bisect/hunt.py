@@ -127,16 +127,17 @@ def diagnose(result: HuntResult, relinker: KernelRelinker, bad_ld: str, *,
     progress(f"diagnosis: {found.comparison.verdict.value}; patch: "
              + ("written" if proposal.patch else proposal.reason))
     if proposal.patch and verify:
-        result.verified, result.verify_detail = _verify(relinker, bad_ld,
-                                                        Path(found.rules.tree),
+        result.verified, result.verify_detail = _verify(relinker, bad_ld, found,
                                                         proposal.patch, progress)
 
 
-def _verify(relinker: KernelRelinker, ld: str, tree: Path, patch: str,
+def _verify(relinker: KernelRelinker, ld: str, found: CheckResult, patch: str,
             progress: Callable[[str], None]) -> tuple[bool, str]:
     """Relink with the patched tree and check, at the build's layout and then at the
     other layouts a sweep relinks (the failing one included); the tree and the build's
-    last link are as they were afterwards, whatever happens (see ``kernel.overlay``)."""
+    last link are as they were afterwards, whatever happens (see ``kernel.overlay``).
+    ``found``: the unpatched build's check, which the sweep starts from."""
+    tree = Path(found.rules.tree)
     with kept_build(relinker.build_dir):
         try:
             with patched_tree(tree, patch) as patched:
@@ -157,7 +158,7 @@ def _verify(relinker: KernelRelinker, ld: str, tree: Path, patch: str,
     from lldbisect.layouts.verify import prove_on_layouts
 
     try:
-        proof = prove_on_layouts(relinker, ld, check_build(relinker.build_dir), tree, patch,
+        proof = prove_on_layouts(relinker, ld, found, tree, patch,
                                  lo=0, hi=SWEEP_RANGE, step=1024,
                                  max_relinks=SWEEP_RELINKS, timeout=relinker.timeout,
                                  relink_first=False, progress=progress)

@@ -483,21 +483,16 @@ def _prove_on_layouts(build_dir: Path, result: CheckResult, tree: Path, patch: s
                       span: str, max_relinks: int) -> None:
     """--verify-sweep: exits 1 when the patch does not converge at every layout."""
     from lldbisect.cli.options import user_relinker
-    from lldbisect.cli.sweep import parse_range, same_file
+    from lldbisect.cli.sweep import parse_range, sweep_linker
     from lldbisect.layouts.verify import prove_on_layouts
-    from lldbisect.linkers.identity import made_by
 
     lo, hi = parse_range(span)
     relinker = user_relinker(build_dir, ())
-    made = made_by(result.linker())
-    ld = made or relinker.config_ld
-    if ld is None:
-        raise InputError(build_dir, "--verify-sweep: cannot tell which linker made this"
-                                    " build's link")
+    ld, same = sweep_linker(result, relinker, None)
     try:
         proof = prove_on_layouts(relinker, ld, result, tree, patch, lo=lo, hi=hi,
                                  step=1024, max_relinks=max_relinks, timeout=3600.0,
-                                 relink_first=not same_file(made or "", ld),
+                                 relink_first=not same,
                                  progress=lambda m: click.echo(f"lldbisect: {m}", err=True))
     except ValueError as e:
         raise ToolError(f"the patch does not apply to {tree}: {e}") from None

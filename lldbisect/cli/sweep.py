@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,7 +13,11 @@ from lldbisect.cli.options import ld_option, user_relinker
 from lldbisect.cli.status import EXIT_FINDING, EXIT_OK, EXIT_UNDECIDED
 from lldbisect.errors import InputError
 
-__all__ = ["parse_range", "same_file", "sweep"]
+if TYPE_CHECKING:  # loaded when the command runs
+    from lldbisect.analysis.check import CheckResult
+    from lldbisect.kernel.relink import KernelRelinker
+
+__all__ = ["parse_range", "same_file", "sweep", "sweep_linker"]
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -35,6 +40,23 @@ def same_file(a: str, b: str) -> bool:
         return os.path.samefile(pa, pb)
     except OSError:
         return False
+
+
+def sweep_linker(result: CheckResult, relinker: KernelRelinker, ld: str | None
+                 ) -> tuple[str, bool]:
+    """The linker to sweep with (``ld``, else the one that made the build's last link,
+    by its .comment, else the one its .config records), and whether it made that link.
+    Raises InputError when neither says."""
+    from lldbisect.linkers.identity import made_by
+
+    made = made_by(result.linker())
+    ld = ld or made or relinker.config_ld
+    if ld is None:
+        raise InputError(result.stages.build_dir, "cannot tell which linker made this"
+                                                  " build's link (no .comment names an"
+                                                  " installed one, no .config records"
+                                                  " one): give --ld")
+    return ld, made is not None and same_file(made, ld)
 
 
 @click.command()
@@ -83,20 +105,12 @@ def sweep(build_dir: Path, ld: str | None, span: str, step: int, at: int | None,
     """
     from lldbisect.analysis.check import check_build
     from lldbisect.layouts.sweep import sweep as run
-    from lldbisect.linkers.identity import made_by
     from lldbisect.report.sweep import sweep_json, sweep_text
 
     lo, hi = parse_range(span)
     relinker = user_relinker(build_dir, make_args)
     result = check_build(build_dir)
-    made = made_by(result.linker())
-    if ld is None:
-        ld = made or relinker.config_ld
-        if ld is None:
-            raise InputError(build_dir, "cannot tell which linker made this build's link"
-                                        " (no .comment names an installed one, no .config"
-                                        " records one): give --ld")
-    same = made is not None and same_file(made, ld)
+    ld, same = sweep_linker(result, relinker, ld)
     done = run(relinker, ld, result, lo=lo, hi=hi, step=step, section=section,
                predict=predict, at=at, relink_first=not same, max_relinks=max_relinks,
                timeout=timeout, progress=lambda m: click.echo(f"lldbisect: {m}", err=True))

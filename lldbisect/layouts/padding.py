@@ -133,21 +133,22 @@ def write_padding(path: Path, size: int, template: Path, section: str) -> None:
         with open(template, "rb") as f:
             header = ELFFile(f).header
             f.seek(0)
-            ident = f.read(16)
+            head = f.read(20)
     except (OSError, ELFError) as err:
         raise InputError(template, f"cannot read its ELF header: {err}") from None
-    wide, little = ident[4] == 2, ident[5] == 1
+    ident, wide, little = head[:16], head[4] == 2, head[5] == 1
     e = "<" if little else ">"
+    (machine,) = struct.unpack(e + "H", head[18:20])  # the number, not pyelftools' name
     names = b"\x00" + section.encode() + b"\x00.shstrtab\x00"
     ehsize, shentsize = (64, 64) if wide else (52, 40)
     data_at = ehsize + len(names)
     shoff = (data_at + size + 7) & ~7
     if wide:
-        ehdr = struct.pack(e + "16sHHIQQQIHHHHHH", ident, 1, _machine(template), 1, 0, 0,
+        ehdr = struct.pack(e + "16sHHIQQQIHHHHHH", ident, 1, machine, 1, 0, 0,
                            shoff, header["e_flags"], ehsize, 0, 0, shentsize, 3, 2)
         sh = e + "IIQQQQIIQQ"
     else:
-        ehdr = struct.pack(e + "16sHHIIIIIHHHHHH", ident, 1, _machine(template), 1, 0, 0,
+        ehdr = struct.pack(e + "16sHHIIIIIHHHHHH", ident, 1, machine, 1, 0, 0,
                            shoff, header["e_flags"], ehsize, 0, 0, shentsize, 3, 2)
         sh = e + "IIIIIIIIII"
     sections = (struct.pack(sh, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -162,12 +163,6 @@ def write_padding(path: Path, size: int, template: Path, section: str) -> None:
         out.write(MARKER * (whole % 65536) + MARKER[:rest])
         out.write(b"\x00" * (shoff - data_at - size))
         out.write(sections)
-
-
-def _machine(template: Path) -> int:
-    with open(template, "rb") as f:
-        head = f.read(20)
-    return int(struct.unpack("<H" if head[5] == 1 else ">H", head[18:20])[0])
 
 
 def landed(image: Path, pad: PadSection, size: int) -> bool | None:

@@ -217,7 +217,8 @@ def relink_at(relinker: KernelRelinker, ld: str, plan: SweepPlan, padding: int,
     """One relink with ``padding`` bytes, judged. Raises ToolError when the padding did
     not land where the plan put it (the linker script sent it elsewhere)."""
     obj = tmp / f"lldbisect-pad-{padding}.o"
-    write_padding(obj, padding, plan.template, plan.pad.input)
+    if padding:  # padding 0 is the build's own layout: nothing to add
+        write_padding(obj, padding, plan.template, plan.pad.input)
     relinker.pad_object = obj if padding else None
     start = time.monotonic()
     try:
