@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lldbisect.analysis.convergence import Verdict
 from lldbisect.kernel.snapshot import kept_build
 from lldbisect.layouts.branches import Branch, direct_branches, thunk_target
 from lldbisect.layouts.model import (
@@ -29,6 +30,8 @@ from lldbisect.layouts.padding import (
     script_sections,
     write_padding,
 )
+from lldbisect.layouts.sweep import Layout, SweepPlan, SweepResult
+from lldbisect.report.sweep import sweep_json, sweep_text
 from tests.conftest import require
 
 LLD = "/usr/lib/llvm-16/bin/ld.lld"
@@ -128,6 +131,28 @@ def test_the_padding_lands_only_where_the_script_sends_it(objects: Path) -> None
     pad = PadSection(".text", ".text", 0, 0)
     assert landed(image, pad, EDGE) is False
     assert landed(image, pad, 8) is None  # too small to tell
+    assert landed(objects / 'nothing', pad, EDGE) is None  # unreadable: unchecked
+
+
+@pytest.mark.parametrize("target, ld", [("armv5-linux-gnueabi", GNU_ARM),
+                                        ("x86_64-linux-gnu", "x86_64-linux-gnu-ld")])
+def test_gnu_ld_takes_the_padding_without_a_warning(tmp_path: Path, target: str,
+                                                    ld: str) -> None:
+    """GNU ld >= 2.39 warns of an executable stack for an object without
+    .note.GNU-stack; a build linking with --fatal-warnings would fail because of us."""
+    require(CLANG, ld)
+    (tmp_path / "a.s").write_text('.text\n.globl _start\n_start: nop\n'
+                                  '.section .note.GNU-stack,"",%progbits\n')
+    subprocess.run([CLANG, f"--target={target}", "-c", str(tmp_path / "a.s"), "-o",
+                    str(tmp_path / "a.o")], check=True)
+    write_padding(tmp_path / "pad.o", 4096, tmp_path / "a.o", ".rodata")
+    done = subprocess.run([ld, "--fatal-warnings", "-o", str(tmp_path / "out"),
+                           str(tmp_path / "a.o"), str(tmp_path / "pad.o")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    pad = PadSection(".rodata", ".rodata", 0, 0)
+    assert landed(tmp_path / "out", pad, 4096) is True
+    assert landed(tmp_path / "out", pad, 16) is True  # one marker is enough to tell
 
 
 def test_the_model_predicts_the_real_linker(objects: Path) -> None:
@@ -199,6 +224,16 @@ def test_kept_build_puts_back_files_links_and_directories(tmp_path: Path) -> Non
     assert os.readlink(tmp_path / "source") == "/nowhere"
 
 
+def test_kept_build_recreates_a_deleted_link_and_removes_new_ones(tmp_path: Path) -> None:
+    os.symlink("/nowhere", tmp_path / "source")
+    with kept_build(tmp_path):
+        (tmp_path / "source").unlink()
+        os.symlink("/x", tmp_path / "made-by-the-relink")
+        (tmp_path / "vmlinux").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source"]
+    assert os.readlink(tmp_path / "source") == "/nowhere"
+
+
 @pytest.mark.parametrize("args, said", [
     ([], "not a kernel build directory"),
     (["--range", "9:3"], "give FROM:TO with 0 <= FROM < TO"),
@@ -209,3 +244,33 @@ def test_sweep_refuses_bad_input(tmp_path: Path, args: list[str], said: str) -> 
                           capture_output=True, text=True)
     assert done.returncode == 2 and said in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _layout_at(padding: int, verdict: str, status: int = 0,
+               failure: str | None = None) -> Layout:
+    return Layout(padding, Verdict(verdict), status, 2, (), failure, 1.0, False)
+
+
+def test_a_relink_that_says_nothing_leaves_the_range_uncovered(tmp_path: Path) -> None:
+    plan = SweepPlan(tmp_path, PadSection(".text", ".text.pad", 0, 0), tmp_path / "x.o",
+                     0, 2048, 1024, [], [0, 1024, 2048], None, "no model")
+    clean = [_layout_at(0, "converged"), _layout_at(1024, "at-risk")]
+    broken = _layout_at(2048, "converged", status=2)  # make failed, not the kallsyms check
+    other = _layout_at(2048, "diverged-other")
+    assert broken.undecided and "make exit 2" in broken.undecided
+    assert other.undecided and not _layout_at(0, "diverged", 2, "Inconsistent").undecided
+
+    assert SweepResult(plan, "ld.lld", [*clean, _layout_at(2048, "converged")]).covered
+    assert not SweepResult(plan, "ld.lld", clean).covered  # one padding not relinked
+    result = SweepResult(plan, "ld.lld", [*clean, broken])
+    assert not result.covered and result.undecided == [broken]
+    text = sweep_text(result)
+    assert "no failing layout at the 2 padding(s) relinked and judged in 0..2048 B" in text
+    assert "UNDECIDED at padding 2048 B: make exit 2" in text
+    assert "NOT COVERED: no verdict for the range: 1 relink(s) undecided" in text
+    doc = sweep_json(result)
+    assert doc["covered"] is False and doc["undecided"][0]["padding"] == 2048
+
+    failing = _layout_at(2048, "diverged", 2, "Inconsistent kallsyms data")
+    failed = SweepResult(plan, "ld.lld", [*clean, failing])
+    assert failed.covered and "FAILING LAYOUT at padding 2048 B" in sweep_text(failed)

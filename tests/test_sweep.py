@@ -85,7 +85,7 @@ def test_gnu_ld_sweep_finds_no_failing_layout(at_risk: Path) -> None:
     before = _state(at_risk)
     done = _lldbisect("sweep", str(at_risk), "--ld", GNU_ARM, "--range", "0:3072")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "no failing layout: 3 relink(s) at paddings 0..2048 B of 0..3072 B" in done.stdout
+    assert "no failing layout at the 3 padding(s) relinked and judged in 0..3072 B" in done.stdout
     assert "relinking with" in done.stderr and "unpadded first" in done.stderr
     assert _state(at_risk) == before
 
@@ -93,7 +93,7 @@ def test_gnu_ld_sweep_finds_no_failing_layout(at_risk: Path) -> None:
 def test_a_sweep_cut_short_has_no_verdict(at_risk: Path) -> None:
     done = _lldbisect("sweep", str(at_risk), "--ld", GNU_ARM, "--max-relinks", "1")
     assert done.returncode == 4, done.stderr[-2000:]
-    assert "NOT the whole range: --max-relinks 1 reached" in done.stdout
+    assert "NOT COVERED: no verdict for the range: --max-relinks 1 reached" in done.stdout
 
 
 def test_propose_proves_the_patch_on_every_layout(at_risk: Path, tmp_path: Path) -> None:

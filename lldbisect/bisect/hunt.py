@@ -160,9 +160,11 @@ def _verify(relinker: KernelRelinker, ld: str, found: CheckResult, patch: str,
     try:
         proof = prove_on_layouts(relinker, ld, found, tree, patch,
                                  lo=0, hi=SWEEP_RANGE, step=1024,
-                                 max_relinks=SWEEP_RELINKS, timeout=relinker.timeout,
+                                 max_relinks=SWEEP_RELINKS,
+                                 # each relink has --timeout; the sweep, as many
+                                 timeout=relinker.timeout * SWEEP_RELINKS,
                                  relink_first=False, progress=progress)
-    except (InputError, ValueError) as e:
+    except (InputError, ToolError, ValueError) as e:
         return False, f"{detail}; not proven on other layouts: {e}"
     progress(proof.detail())
     return proof.ok, f"{detail}; {proof.detail()}"

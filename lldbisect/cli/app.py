@@ -388,14 +388,21 @@ def _read_log(log_file: Path | None) -> str | None:
               help="With --verify-sweep: the paddings to sweep, in bytes.")
 @click.option("--max-relinks", type=click.IntRange(min=1), default=12, show_default=True,
               help="With --verify-sweep: at most this many layouts.")
+@click.option("--sweep-timeout", type=float, default=3600.0, show_default=True,
+              metavar="SECONDS",
+              help="With --verify-sweep: stop the sweep after this long, and the proof"
+                   " after as long again.")
+@click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
+              help="With --verify-sweep: an argument the kernel's make needs, over what"
+                   " is read from the build itself.")
 @corpus_option
 @run_scripts_option("as check's")
 @handles_errors
 def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
             log_file: Path | None, output: Path | None, signoff: bool, generalize: bool,
             link: str | None, unconfirmed: bool, complete: bool, complete_ld: str | None,
-            verify_sweep: bool, sweep_range: str, max_relinks: int,
-            corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
+            verify_sweep: bool, sweep_range: str, max_relinks: int, sweep_timeout: float,
+            make_args: tuple[str, ...], corpus: tuple[Path, ...], run_scripts: bool | None) -> None:
     """Write the kernel patch that hides what kallsyms should not see.
 
     The patch is in `git format-patch` form, for `git am`: new entries in the right
@@ -472,7 +479,7 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
     if verify_sweep:
         assert build_dir is not None
         _prove_on_layouts(build_dir, result, Path(rules.tree), proposal.patch, sweep_range,
-                          max_relinks)
+                          max_relinks, sweep_timeout, make_args)
     if output is not None:
         write_output(output, proposal.patch)
     else:
@@ -480,18 +487,19 @@ def propose(build_dir: Path | None, report: Path | None, kernel: Path | None,
 
 
 def _prove_on_layouts(build_dir: Path, result: CheckResult, tree: Path, patch: str,
-                      span: str, max_relinks: int) -> None:
+                      span: str, max_relinks: int, timeout: float,
+                      make_args: tuple[str, ...]) -> None:
     """--verify-sweep: exits 1 when the patch does not converge at every layout."""
     from lldbisect.cli.options import user_relinker
     from lldbisect.cli.sweep import parse_range, sweep_linker
     from lldbisect.layouts.verify import prove_on_layouts
 
     lo, hi = parse_range(span)
-    relinker = user_relinker(build_dir, ())
+    relinker = user_relinker(build_dir, make_args, timeout)
     ld, same = sweep_linker(result, relinker, None)
     try:
         proof = prove_on_layouts(relinker, ld, result, tree, patch, lo=lo, hi=hi,
-                                 step=1024, max_relinks=max_relinks, timeout=3600.0,
+                                 step=1024, max_relinks=max_relinks, timeout=timeout,
                                  relink_first=not same,
                                  progress=lambda m: click.echo(f"lldbisect: {m}", err=True))
     except ValueError as e:

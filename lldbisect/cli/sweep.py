@@ -63,7 +63,7 @@ def sweep_linker(result: CheckResult, relinker: KernelRelinker, ld: str | None
 @click.argument("build_dir", type=click.Path(path_type=Path))
 @ld_option(help="The linker to relink with (default: the one that made the build's last"
                 " link, by its .comment, else the one its .config records).")
-@click.option("--range", "span", default="0:65536", show_default=True, metavar="FROM:TO",
+@click.option("--range", "span", default="0:16384", show_default=True, metavar="FROM:TO",
               help="The paddings to sweep, in bytes.")
 @click.option("--step", type=click.IntRange(min=1), default=1024, show_default=True,
               help="The uniform sweep's step, in bytes (after the predicted paddings).")
@@ -74,7 +74,9 @@ def sweep_linker(result: CheckResult, relinker: KernelRelinker, ld: str | None
                    " that the most branches cross, e.g. .rodata).")
 @click.option("--predict/--no-predict", default=True, show_default=True,
               help="Relink first where the layout model says the passes disagree.")
-@click.option("--max-relinks", type=click.IntRange(min=1), default=24, show_default=True)
+@click.option("--max-relinks", type=click.IntRange(min=1), metavar="N",
+              help="Stop after N relinks (default: every padding the plan has; --timeout"
+                   " bounds it).")
 @click.option("--timeout", type=float, default=3600.0, show_default=True,
               metavar="SECONDS", help="Stop the sweep after this long, in all.")
 @click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
@@ -82,7 +84,7 @@ def sweep_linker(result: CheckResult, relinker: KernelRelinker, ld: str | None
                    " build itself.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema lldbisect.sweep/1).")
 def sweep(build_dir: Path, ld: str | None, span: str, step: int, at: int | None,
-          section: str | None, predict: bool, max_relinks: int, timeout: float,
+          section: str | None, predict: bool, max_relinks: int | None, timeout: float,
           make_args: tuple[str, ...], as_json: bool) -> None:
     """Relink BUILD_DIR at other layouts until one fails as the report says.
 

@@ -176,7 +176,10 @@ class KernelRelinker:
         kept = _configuration(self.build_dir)
         self._times = _times(self.build_dir, kept)
         small = _small_files(self.build_dir)
-        (self.build_dir / "vmlinux").unlink(missing_ok=True)
+        # Since 6.15 the final link writes vmlinux.unstripped (vmlinux is its copy): make
+        # relinks only when both are gone.
+        for final in ("vmlinux", "vmlinux.unstripped"):
+            (self.build_dir / final).unlink(missing_ok=True)
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", env=env, start_new_session=True)
@@ -364,7 +367,9 @@ previous=
 for arg in "$@"; do
 	case "$arg" in -v|-V|--version) exec $LLDBISECT_CONFIG_LD "$@" ;; esac
 	if [ "$previous" = -o ] && [ -n "${LLDBISECT_PAD_OBJ:-}" ]; then
-		case "${arg##*/}" in vmlinux|.tmp_vmlinux*) pad=$LLDBISECT_PAD_OBJ ;; esac
+		case "${arg##*/}" in
+		vmlinux|vmlinux.unstripped|.tmp_vmlinux*) pad=$LLDBISECT_PAD_OBJ ;;
+		esac
 	fi
 	previous=$arg
 done

@@ -70,11 +70,15 @@ def kept_build(build_dir: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            for name in _links(build_dir).keys() - links.keys():
+                with suppress(OSError):
+                    (build_dir / name).unlink()  # a link the relinks made
             for name, (target, mtime) in links.items():
                 path = build_dir / name
                 with suppress(OSError):
-                    if os.readlink(path) != target:
-                        path.unlink()
+                    if not path.is_symlink() or os.readlink(path) != target:
+                        if path.is_symlink() or path.exists():
+                            path.unlink()
                         path.symlink_to(target)
                     os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
             for name in _dirs(build_dir) - dirs - {keep.name}:

@@ -102,7 +102,10 @@ def find_stages(build_dir: Path | str) -> Stages:
         last = passes[-1]  # before 6.1 only the last pass's list is kept, under this name
         passes[-1] = Pass(last.number, last.image, old_map, last.kallsyms_object)
     newest_pass = max((_mtime(p) for p in passes), default=0.0)
-    vmlinux = d / "vmlinux" if _is_fresh(d / "vmlinux", newest_pass) else None
+    # Since 6.15 the final link is vmlinux.unstripped and vmlinux its copy without
+    # relocations (same symbols); either is the final image.
+    vmlinux = next((d / n for n in ("vmlinux", "vmlinux.unstripped")
+                    if _is_fresh(d / n, newest_pass)), None)
     if not passes and vmlinux is None:
         raise InputError(d, "no link stages: no .tmp_vmlinux* images, no .syms lists and no"
                             " vmlinux (was the build kept? see bisect-scripts/ld-keep-stages)")

@@ -139,21 +139,25 @@ def write_padding(path: Path, size: int, template: Path, section: str) -> None:
     ident, wide, little = head[:16], head[4] == 2, head[5] == 1
     e = "<" if little else ">"
     (machine,) = struct.unpack(e + "H", head[18:20])  # the number, not pyelftools' name
-    names = b"\x00" + section.encode() + b"\x00.shstrtab\x00"
+    # .note.GNU-stack, empty: GNU ld would otherwise warn our object wants an
+    # executable stack, and a build with --fatal-warnings would fail on our account.
+    names = b"\x00" + section.encode() + b"\x00.shstrtab\x00.note.GNU-stack\x00"
+    stack_name = 2 + len(section) + len(".shstrtab") + 1
     ehsize, shentsize = (64, 64) if wide else (52, 40)
     data_at = ehsize + len(names)
     shoff = (data_at + size + 7) & ~7
     if wide:
         ehdr = struct.pack(e + "16sHHIQQQIHHHHHH", ident, 1, machine, 1, 0, 0,
-                           shoff, header["e_flags"], ehsize, 0, 0, shentsize, 3, 2)
+                           shoff, header["e_flags"], ehsize, 0, 0, shentsize, 4, 2)
         sh = e + "IIQQQQIIQQ"
     else:
         ehdr = struct.pack(e + "16sHHIIIIIHHHHHH", ident, 1, machine, 1, 0, 0,
-                           shoff, header["e_flags"], ehsize, 0, 0, shentsize, 3, 2)
+                           shoff, header["e_flags"], ehsize, 0, 0, shentsize, 4, 2)
         sh = e + "IIIIIIIIII"
     sections = (struct.pack(sh, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
                 + struct.pack(sh, 1, 1, 0x2, 0, data_at, size, 0, 0, 1, 0)  # PROGBITS, A
-                + struct.pack(sh, 2 + len(section), 3, 0, 0, ehsize, len(names), 0, 0, 1, 0))
+                + struct.pack(sh, 2 + len(section), 3, 0, 0, ehsize, len(names), 0, 0, 1, 0)
+                + struct.pack(sh, stack_name, 1, 0, 0, data_at, 0, 0, 0, 1, 0))
     with open(path, "wb") as out:
         out.write(ehdr + names)
         whole, rest = divmod(size, len(MARKER))
@@ -167,11 +171,14 @@ def write_padding(path: Path, size: int, template: Path, section: str) -> None:
 
 def landed(image: Path, pad: PadSection, size: int) -> bool | None:
     """Whether the padding is in ``pad.output`` of the relinked ``image`` (its marker
-    is); None when it is too small to tell."""
-    if size < 2 * len(MARKER):
+    is); None when it is too small to hold one, or the image cannot be read."""
+    if size < len(MARKER):
         return None
-    with open(image, "rb") as f:
-        section = ELFFile(f).get_section_by_name(pad.output)
-        if section is None:
-            return False
-        return MARKER * 2 in section.data()
+    try:
+        with open(image, "rb") as f:
+            section = ELFFile(f).get_section_by_name(pad.output)
+            if section is None:
+                return False
+            return MARKER in section.data()
+    except (OSError, ELFError):
+        return None

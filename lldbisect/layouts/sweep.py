@@ -53,10 +53,23 @@ class Layout:
     failure: str | None  # the kernel's own failure message, when it printed one
     seconds: float
     predicted: bool  # tried because the model said it fails
+    placed: bool | None = True  # the padding seen in the section; None: unchecked
 
     @property
     def fails(self) -> bool:
         return self.failure is not None or self.verdict is Verdict.DIVERGED
+
+    @property
+    def undecided(self) -> str | None:
+        """Why this relink says nothing about the layout (it neither linked clean nor
+        failed as the report says); None when it does."""
+        if self.fails:
+            return None
+        if self.status != 0:
+            return f"make exit {self.status} without the kernel's kallsyms failure"
+        if self.verdict is Verdict.DIVERGED_OTHER:
+            return "the passes differ, but no linker-made name explains it"
+        return None
 
 
 @dataclass
@@ -100,9 +113,14 @@ class SweepResult:
         return next((layout for layout in self.layouts if layout.fails), None)
 
     @property
+    def undecided(self) -> list[Layout]:
+        return [layout for layout in self.layouts if layout.undecided]
+
+    @property
     def covered(self) -> bool:
-        """Every padding of the plan was relinked (or one failed)."""
-        return self.failing is not None or len(self.layouts) == len(self.plan.order)
+        """Every padding of the plan was relinked and judged (or one failed)."""
+        return self.failing is not None or (len(self.layouts) == len(self.plan.order)
+                                            and not self.undecided)
 
 
 def plan_sweep(result: CheckResult, lo: int, hi: int, step: int, *,
@@ -228,23 +246,36 @@ def relink_at(relinker: KernelRelinker, ld: str, plan: SweepPlan, padding: int,
         obj.unlink(missing_ok=True)
     seconds = time.monotonic() - start
     kernel = patched.rules_tree if patched is not None else None
-    found = check_build(plan.build_dir, log=log, kernel=kernel)
+    try:
+        found = check_build(plan.build_dir, log=log, kernel=kernel)
+    except InputError as e:
+        if status == 0:
+            raise
+        # The link left nothing to judge: the linker refused our padding, or the build
+        # broke for a reason of its own. A tool failure, not a layout's verdict.
+        tail = " | ".join(line.strip() for line in log.strip().splitlines()[-3:])
+        raise ToolError(f"the relink at padding {padding} B failed (make exit {status})"
+                        f" and left nothing to judge ({e}): {tail}") from None
     images = [p.image for p in found.stages.passes if p.image is not None]
     image = found.stages.vmlinux or (images[-1] if images else None)
-    if image is not None and landed(image, plan.pad, padding) is False:
+    placed = landed(image, plan.pad, padding) if image is not None and padding else None
+    if padding == 0:
+        placed = True  # nothing to place
+    if placed is False:
         raise ToolError(f"{image}: the padding is not in {plan.pad.output}: the linker"
                         f" script did not place input section {plan.pad.input} there")
     c = found.comparison
     return Layout(padding, c.verdict, status, len(found.stages.passes), tuple(c.culprits),
-                  found.failure_message, seconds, padding in plan.predicted)
+                  found.failure_message, seconds, padding in plan.predicted, placed)
 
 
 def sweep(relinker: KernelRelinker, ld: str, result: CheckResult, *, lo: int, hi: int,
           step: int, section: str | None = None, predict: bool = True,
-          at: int | None = None, relink_first: bool = False, max_relinks: int,
+          at: int | None = None, relink_first: bool = False, max_relinks: int | None,
           timeout: float, progress: Callable[[str], None]) -> SweepResult:
     """Sweep the build ``result`` judged: plan (model first), relink until a layout
-    fails, ``max_relinks`` are done or ``timeout`` seconds are spent. ``relink_first``:
+    fails, ``max_relinks`` are done (None: the whole plan) or ``timeout`` seconds are
+    spent. ``relink_first``:
     the build's last link is another linker's, so ``ld`` relinks it unpadded first and
     the model is of that link. ``at``: relink at that padding only. The build
     directory is as it was afterwards, whatever happens."""
@@ -273,7 +304,8 @@ def sweep(relinker: KernelRelinker, ld: str, result: CheckResult, *, lo: int, hi
             if first.fails:
                 return done
         todo = [p for p in plan.order if p not in {x.padding for x in done.layouts}]
-        _relink_all(relinker, ld, plan, todo, done, max_relinks=max_relinks,
+        _relink_all(relinker, ld, plan, todo, done,
+                    max_relinks=len(plan.order) + 1 if max_relinks is None else max_relinks,
                     deadline=deadline, timeout=timeout, progress=progress)
     return done
 
@@ -325,7 +357,10 @@ def _relink_all(relinker: KernelRelinker, ld: str, plan: SweepPlan, todo: list[i
 
 def _line(n: int, total: int, layout: Layout) -> str:
     why = " (predicted to fail)" if layout.predicted else ""
-    what = (layout.failure or "").splitlines()[0] if layout.failure else layout.verdict.value
+    what = ((layout.failure or "").splitlines()[0] if layout.failure else
+            f"UNDECIDED ({layout.undecided})" if layout.undecided else layout.verdict.value)
+    if layout.placed is None:
+        what += " (where the padding went is unchecked)"
     names = (f"; culprits: {', '.join(layout.culprits[:3])}"
              + (" ..." if len(layout.culprits) > 3 else "")) if layout.culprits else ""
     return (f"relink {n}/{total}: padding {layout.padding} B{why}: {what},"

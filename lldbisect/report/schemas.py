@@ -44,14 +44,17 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "model": "the layout model used, or why none",
         "predicted": "the paddings the model said fail, relinked first",
         "layouts": "each relink: padding, verdict, status, passes, culprits, failure,"
-                   " seconds, predicted",
+                   " seconds, predicted, placed (the padding found in its section; null:"
+                   " unchecked), undecided (why the relink says nothing, or null)",
         "failing": "the first layout that failed (as in layouts), or null",
         "reproduce": "the command that relinks the build at the failing padding",
         "relinks": "how many relinks the sweep took",
         "uniform_relinks_estimate": "how many a uniform sweep of the range would need to"
                                     " meet a failing layout, by the model (null: no"
                                     " model, or none of its points fails)",
-        "covered": "whether every padding planned was relinked (or one failed)",
+        "covered": "whether every padding planned was relinked and judged (or one"
+                   " failed)",
+        "undecided": "the relinks that say nothing about their layout: padding, why",
         "stopped": "why the sweep stopped early (--max-relinks, --timeout), or null",
     },
     "lldbisect.check/1": {

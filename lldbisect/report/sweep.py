@@ -20,7 +20,8 @@ def _layout(layout: Layout) -> dict[str, Any]:
     return {"padding": layout.padding, "verdict": layout.verdict.value,
             "status": layout.status, "passes": layout.passes,
             "culprits": list(layout.culprits), "failure": layout.failure,
-            "seconds": round(layout.seconds, 2), "predicted": layout.predicted}
+            "seconds": round(layout.seconds, 2), "predicted": layout.predicted,
+            "placed": layout.placed, "undecided": layout.undecided}
 
 
 def sweep_json(result: SweepResult) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def sweep_json(result: SweepResult) -> dict[str, Any]:
         "relinks": len(result.layouts),
         "uniform_relinks_estimate": plan.uniform_estimate(),
         "covered": result.covered,
+        "undecided": [{"padding": x.padding, "why": x.undecided} for x in result.undecided],
         "stopped": result.stopped or None,
     }
 
@@ -71,12 +73,22 @@ def sweep_text(result: SweepResult) -> str:
         out.append(f"relinks: {n} ({sum(x.predicted for x in result.layouts)} predicted);"
                    f" {uniform}")
     else:
-        tried = sorted(x.padding for x in result.layouts)
-        span = f"{tried[0]}..{tried[-1]} B" if tried else "nothing"
-        out.append(f"no failing layout: {n} relink(s) at paddings {span} of"
-                   f" {plan.lo}..{plan.hi} B all linked without the kernel's failure"
-                   + ("" if result.covered else
-                      f"; NOT the whole range: {result.stopped}"))
+        undecided = result.undecided
+        judged = n - len(undecided)
+        predicted = sum(x.predicted for x in result.layouts)
+        out.append(f"no failing layout at the {judged} padding(s) relinked and judged in"
+                   f" {plan.lo}..{plan.hi} B ({predicted} predicted, then every"
+                   f" {plan.step} B): each linked without the kernel's failure; paddings"
+                   " between them were not relinked")
+        out += [f"  UNDECIDED at padding {x.padding} B: {x.undecided}" for x in undecided]
+        if not result.covered:
+            left = len(plan.order) - n
+            out.append("NOT COVERED: no verdict for the range: "
+                       + "; ".join(([result.stopped] if result.stopped else [])
+                                   + ([f"{left} of {len(plan.order)} paddings not relinked"]
+                                      if left else [])
+                                   + ([f"{len(undecided)} relink(s) undecided"]
+                                      if undecided else [])))
         out.append(f"relinks: {n}; {uniform}")
     return "\n".join(out) + "\n"
 
