@@ -77,8 +77,7 @@ def kept_build(build_dir: Path) -> Iterator[None]:
                 path = build_dir / name
                 with suppress(OSError):
                     if not path.is_symlink() or os.readlink(path) != target:
-                        if path.is_symlink() or path.exists():
-                            path.unlink()
+                        path.unlink(missing_ok=True)
                         path.symlink_to(target)
                     os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
             for name in _dirs(build_dir) - dirs - {keep.name}:

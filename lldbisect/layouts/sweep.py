@@ -258,9 +258,8 @@ def relink_at(relinker: KernelRelinker, ld: str, plan: SweepPlan, padding: int,
                         f" and left nothing to judge ({e}): {tail}") from None
     images = [p.image for p in found.stages.passes if p.image is not None]
     image = found.stages.vmlinux or (images[-1] if images else None)
-    placed = landed(image, plan.pad, padding) if image is not None and padding else None
-    if padding == 0:
-        placed = True  # nothing to place
+    placed = (True if padding == 0  # nothing to place
+              else landed(image, plan.pad, padding) if image is not None else None)
     if placed is False:
         raise ToolError(f"{image}: the padding is not in {plan.pad.output}: the linker"
                         f" script did not place input section {plan.pad.input} there")
@@ -305,7 +304,7 @@ def sweep(relinker: KernelRelinker, ld: str, result: CheckResult, *, lo: int, hi
                 return done
         todo = [p for p in plan.order if p not in {x.padding for x in done.layouts}]
         _relink_all(relinker, ld, plan, todo, done,
-                    max_relinks=len(plan.order) + 1 if max_relinks is None else max_relinks,
+                    max_relinks=max_relinks,
                     deadline=deadline, timeout=timeout, progress=progress)
     return done
 
@@ -324,7 +323,7 @@ def verify_at(relinker: KernelRelinker, ld: str, plan: SweepPlan, paddings: Sequ
 
 
 def _relink_all(relinker: KernelRelinker, ld: str, plan: SweepPlan, todo: list[int],
-                done: SweepResult, *, max_relinks: int, deadline: float, timeout: float,
+                done: SweepResult, *, max_relinks: int | None, deadline: float, timeout: float,
                 progress: Callable[[str], None], patched: PatchedTree | None = None,
                 stop_at_failure: bool = True) -> None:
     said, relinker.progress = relinker.progress, None  # one line per relink, ours
@@ -333,7 +332,7 @@ def _relink_all(relinker: KernelRelinker, ld: str, plan: SweepPlan, todo: list[i
     try:
         with tempfile.TemporaryDirectory(prefix="lldbisect-sweep-") as tmp:
             for padding in todo:
-                if len(done.layouts) >= max_relinks:
+                if max_relinks is not None and len(done.layouts) >= max_relinks:
                     done.stopped = f"--max-relinks {max_relinks} reached"
                     break
                 left = deadline - time.monotonic()
