@@ -9,7 +9,8 @@ from lldbisect.report.schemas import SCHEMAS
 
 # Fields a document may leave out: the rules' per-symbol list and its cross-check come
 # only with --apply.
-OPTIONAL = {"lldbisect.rules/1": {"symbols", "cross_check"}}
+OPTIONAL = {"lldbisect.rules/1": {"symbols", "cross_check"},
+            "lldbisect.validate/1": {"tuxsuite"}}
 
 
 def documented(text: str) -> Any:

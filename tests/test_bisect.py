@@ -34,9 +34,10 @@ def test_llvm_build_commands_golden() -> None:
         "-DLLVM_ENABLE_ASSERTIONS=OFF", "-DLLVM_INCLUDE_TESTS=OFF",
         "-DLLVM_INCLUDE_BENCHMARKS=OFF", "-DLLVM_INCLUDE_EXAMPLES=OFF",
         "-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
-    assert cmake_command(Path("/s"), Path("/b"), LlvmRecipe(launcher=""))[-1] == (
-        "-DLLVM_INCLUDE_EXAMPLES=OFF")
+    assert cmake_command(Path("/s"), Path("/b"), LlvmRecipe(launcher=""))[-2:] == [
+        "-DCMAKE_C_COMPILER_LAUNCHER=", "-DCMAKE_CXX_COMPILER_LAUNCHER="]
     assert ninja_command(Path("/build")) == ["ninja", "-C", "/build", "lld"]
+    assert ninja_command(Path("/build"), 8) == ["ninja", "-C", "/build", "-j8", "lld"]
 
 
 @pytest.fixture(scope="module")

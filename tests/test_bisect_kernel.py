@@ -57,8 +57,8 @@ def test_bisect_kernel_finds_the_commit_then_git_bisect_run_agrees(
                            capture_output=True, text=True).stdout
     assert after == status_before and (git_dir / ".git" / "HEAD").read_text() == head_before
     # The ready script under a real `git bisect run`, in lldbisect's worktree and build.
-    worktree = next((cache / "worktrees").iterdir())
-    build = next((cache / "kernel-build").iterdir())
+    top = next((cache / "kernel").iterdir())
+    worktree, build = top / "src", top / "build"
 
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(worktree), *args], capture_output=True,

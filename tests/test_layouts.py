@@ -10,10 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from lldbisect.analysis.convergence import Verdict
+from lldbisect.errors import InputError
 from lldbisect.kernel.snapshot import kept_build
-from lldbisect.layouts.branches import Branch, direct_branches, thunk_target
+from lldbisect.layouts.branches import (
+    Branch,
+    branch_model,
+    direct_branches,
+    image_branch_model,
+    local_entries,
+    thunk_targets,
+)
 from lldbisect.layouts.model import (
     ChainLink,
     LayoutModel,
@@ -35,6 +44,7 @@ from lldbisect.report.sweep import sweep_json, sweep_text
 from tests.conftest import require
 
 LLD = "/usr/lib/llvm-16/bin/ld.lld"
+LLD19 = "/usr/lib/llvm-19/bin/ld.lld"  # --be8 came after lld 16
 GNU_ARM = "arm-linux-gnueabihf-ld"
 CLANG = "/usr/lib/llvm-14/bin/clang"
 CALLS = 48
@@ -100,12 +110,118 @@ def test_script_sections_and_alignments() -> None:
 
 
 def test_thunk_targets_by_name() -> None:
-    assert thunk_target("__ARMv4PILongBXThunk_printk") == "printk"
-    assert thunk_target("__AArch64ADRPThunk_do_one") == "do_one"
-    assert thunk_target("__memcpy_veneer") == "memcpy"
-    assert thunk_target("__long_branch_start_kernel") == "start_kernel"
-    assert thunk_target("0000001a.long_branch.foo+0") == "foo"
-    assert thunk_target("printk") is None
+    """Every reading of a thunk's name, in the shapes lld and GNU ld give them."""
+    assert thunk_targets("__ARMv4PILongBXThunk_printk") == ["printk"]
+    assert thunk_targets("__AArch64ADRPThunk_do_one") == ["do_one"]
+    assert thunk_targets("__LA25Thunk_f") == ["f"]
+    assert thunk_targets("__memcpy_veneer") == ["memcpy"]
+    assert thunk_targets("__f_from_thumb") == ["f"]
+    assert thunk_targets("__long_branch_start_kernel") == ["start_kernel"]
+    # a pcrel stub, or the long branch to a function called pcrel_f
+    assert thunk_targets("__long_branch_pcrel_f") == ["f", "pcrel_f"]
+    assert thunk_targets("__plt_pcrel_f") == ["f", "pcrel_f"]
+    assert thunk_targets("__toc_save_f") == ["f"]
+    assert thunk_targets("__gep_setup_f") == ["f"]
+    assert thunk_targets("0000001a.long_branch.foo+0") == ["foo"]
+    assert thunk_targets("00000003.plt_call_notoc.bar") == ["bar"]
+    assert thunk_targets("00008000.plt_pic32.baz+8") == ["baz"]
+    assert thunk_targets("printk") == []
+    assert thunk_targets("__do_softirq") == []
+
+
+PPC_CALL = """\
+.abiversion 2
+.section .text.callee,"ax",@progbits
+.globl f
+.type f,@function
+f:
+0: addis 2,12,.TOC.-0b@ha
+   addi 2,2,.TOC.-0b@l
+.localentry f, .-f
+   blr
+.section .text.caller,"ax",@progbits
+.globl start
+.type start,@function
+start:
+0: addis 2,12,.TOC.-0b@ha
+   addi 2,2,.TOC.-0b@l
+.localentry start, .-start
+   bl f
+   nop
+   blr
+"""
+
+
+@pytest.mark.parametrize("gap", [0x1000, 0x3000000])
+def test_ppc64_elfv2_calls_land_on_the_local_entry(tmp_path: Path, gap: int) -> None:
+    """A bl within one TOC lands 8 bytes into its callee (after the TOC set-up): the
+    call is found there, directly when near, through lld's __long_branch_ stub when
+    past the 32 MiB reach."""
+    require(CLANG, LLD)
+    (tmp_path / "c.s").write_text(PPC_CALL)
+    (tmp_path / "c.lds").write_text(
+        f"SECTIONS {{ . = 0x10000; .text.callee : {{ *(.text.callee) }}"
+        f" . = 0x10000 + {gap:#x}; .text.caller : {{ *(.text.caller) }} }}\n")
+    subprocess.run([CLANG, "--target=powerpc64le-linux-gnu", "-c", str(tmp_path / "c.s"),
+                    "-o", str(tmp_path / "c.o")], check=True)
+    image = tmp_path / "image"
+    subprocess.run([LLD, "-T", str(tmp_path / "c.lds"), "-o", str(image),
+                    str(tmp_path / "c.o")], check=True, capture_output=True)
+    with open(image, "rb") as f:
+        assert local_entries(ELFFile(f)) == {"f": 0x10008, "start": 0x10000 + gap + 8}
+    branches, _code, unknown = direct_branches(image, "EM_PPC64")
+    assert unknown == 0
+    (call,) = [b for b in branches if b.callee == "f"]
+    assert call.target == 0x10008 and call.site == 0x10000 + gap + 8
+    if gap < 1 << 25:
+        assert call.thunk is None and call.margin > 0
+    else:
+        assert call.thunk is not None and call.thunk.startswith("__long_branch_")
+        assert call.margin < 0
+
+
+def test_ppc64_elfv1_has_no_branch_model(tmp_path: Path) -> None:
+    """ELFv1's function symbols are descriptors in .opd, which no bl reaches: the model
+    says it has nothing rather than seeing no branch."""
+    require(CLANG)
+    (tmp_path / "a.c").write_text("int g(void); int f(void) { return g() + 1; }\n")
+    obj = tmp_path / "a.o"
+    subprocess.run([CLANG, "--target=powerpc64-linux-gnu", "-mabi=elfv1", "-O2", "-c",
+                    str(tmp_path / "a.c"), "-o", str(obj)], check=True)
+    with open(obj, "rb") as f:
+        model, why = branch_model(ELFFile(f), "EM_PPC64")
+    assert model is None and "ELFv1" in why
+    with pytest.raises(InputError, match="ELFv1"):
+        direct_branches(obj, "EM_PPC64")
+
+
+@pytest.mark.parametrize("ld, flags, note", [
+    (LLD19, [], "BE32"), (LLD19, ["--be8"], "BE8"),
+    (GNU_ARM, ["-EB", "--pic-veneer"], "BE32"),
+    (GNU_ARM, ["-EB", "--be8", "--pic-veneer"], "BE8")])
+def test_big_endian_arm_in_both_code_orders(tmp_path: Path, ld: str, flags: list[str],
+                                            note: str) -> None:
+    """Big-endian ARM stores code big-endian (BE32) or little-endian (BE8, the flag in
+    the header says): the calls and their thunks are found in either. (lld 16 writes
+    the instructions it relocates little-endian into a BE32 image: big-endian ARM came
+    in lld 17.)"""
+    require(CLANG, ld)
+    (tmp_path / "calls.s").write_text(_assembly())
+    (tmp_path / "link.lds").write_text(SCRIPT)
+    subprocess.run([CLANG, "--target=armebv5-linux-gnueabi", "-c", str(tmp_path / "calls.s"),
+                    "-o", str(tmp_path / "calls.o")], check=True)
+    write_padding(tmp_path / "pad.o", EDGE, tmp_path / "calls.o", ".rodata")
+    image = tmp_path / "image"
+    subprocess.run([ld, *flags, "-T", str(tmp_path / "link.lds"), "-o", str(image),
+                    str(tmp_path / "calls.o"), str(tmp_path / "pad.o")], check=True,
+                   capture_output=True)
+    model, why = image_branch_model(image, "EM_ARM")
+    assert model is not None and why.endswith(note) and model.little is (note == "BE8")
+    branches, _code, unknown = direct_branches(image, "EM_ARM")
+    crossing = {b.callee for b in branches if b.site > b.target}
+    assert unknown == 0 and crossing == {f"f{i}" for i in range(CALLS)}
+    far = {b.callee for b in branches if b.margin < 0}
+    assert far == {b.callee for b in branches if b.thunk} and 0 < len(far) < CALLS
 
 
 @pytest.mark.parametrize("ld", [LLD, GNU_ARM])

@@ -19,8 +19,8 @@ import git
 from lldbisect.bisect.verdicts import StepVerdict
 from lldbisect.errors import InputError, ToolError
 
-__all__ = ["BisectState", "CommitInfo", "Worktree", "identity", "open_repo", "remaining",
-           "repo_tag"]
+__all__ = ["BisectState", "CheckoutOrigin", "CommitInfo", "Worktree", "checkout_origin",
+           "identity", "open_repo", "remaining", "repo_tag"]
 
 
 def remaining(state_message: str) -> str:
@@ -61,6 +61,30 @@ def open_repo(path: Path) -> git.Repo:
         return git.Repo(path)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(path, "not a git repository") from None
+
+
+@dataclass(frozen=True)
+class CheckoutOrigin:
+    """Where a checkout comes from: its remote's URL (origin, else the first), its HEAD
+    commit, and whether tracked files have changes not committed."""
+
+    url: str | None
+    sha: str
+    dirty: bool
+
+
+def checkout_origin(path: Path) -> CheckoutOrigin | None:
+    """The origin of the git checkout at ``path`` itself (not a parent's); None when it
+    is none, or has no commit."""
+    try:
+        repo = git.Repo(path, search_parent_directories=False)
+        sha = repo.head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None
+    remote = next((r for r in repo.remotes if r.name == "origin"),
+                  repo.remotes[0] if repo.remotes else None)
+    url = next(iter(remote.urls), None) if remote is not None else None
+    return CheckoutOrigin(url, sha, repo.is_dirty(untracked_files=False))
 
 
 def repo_tag(repo: git.Repo) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lldbisect.bisect.builders.kernel import KernelBuilder
+from lldbisect.bisect.builders.launcher import resolve_launcher
 from lldbisect.bisect.gitrepo import Worktree, open_repo, repo_tag
 from lldbisect.bisect.policy import Bisector, BisectResult, Event, Step
 from lldbisect.bisect.predict import Prediction, predict_kernel, scan_progress
@@ -31,6 +32,7 @@ class KernelBisectOptions:
     retries: int = 1
     at_risk_bad: bool = True
     predict: bool = True  # read the rule changes first (--no-predict: off)
+    launcher: str | None = None  # --launcher; None: ccache when installed
 
 
 def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Path,
@@ -45,14 +47,19 @@ def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Pa
     repo = open_repo(kernel_src)
     release(ld)  # a linker that does not run is the user's to fix, up front
     tag = repo_tag(repo)
-    wt = Worktree(repo, cache_root / "worktrees" / f"kernel-{tag}")
+    # Source and build side by side, as for LLVM (``llvm.py``): kbuild sees srctree at
+    # ../src, and a compiler cache based at their parent hits across checkouts.
+    top = cache_root / "kernel" / tag
+    launcher = resolve_launcher(options.launcher, top)
+    events(Event("start", f"compiler launcher: {launcher.why}"))
+    wt = Worktree(repo, top / "src")
     make_args = list(options.make_args)
     # The configuration names its architecture: a build for another one is not a bisect.
     arch = None if options.config_file is None else arch_of_config(options.config_file)
     if arch is not None and not any(a.startswith("ARCH=") for a in make_args):
         make_args.insert(0, f"ARCH={arch}")
-    builder = KernelBuilder(wt, cache_root / "kernel-build" / tag, ld, make_args,
-                            options.config_file, options.defconfig)
+    builder = KernelBuilder(wt, top / "build", ld, make_args, options.config_file,
+                            options.defconfig, launcher)
     relinker = KernelRelinker(builder.build_dir, builder.make_args, config_ld=ld,
                               builds=True, timeout=6 * 3600.0)  # a whole kernel build
 
@@ -64,7 +71,7 @@ def kernel_bisect(kernel_src: Path, good: str, bad: str, ld: str, cache_root: Pa
                         lambda linker: judge(relinker, linker, at_risk_bad=options.at_risk_bad),
                         events, cache_root / "bisect" / f"kernel-{tag}.json",
                         options.retries, noop_check=False,
-                        predict=predict if options.predict else None)
+                        predict=predict if options.predict else None, launcher=launcher)
     result = bisector.run(good, bad, list(options.pathspec))
     if result.culprit is not None:
         result.reproducer = (f"git -C {shlex.quote(str(wt.path))} checkout"

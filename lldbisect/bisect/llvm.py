@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lldbisect.bisect.builders.cache import LinkerCache
+from lldbisect.bisect.builders.launcher import resolve_launcher
 from lldbisect.bisect.builders.llvm import LlvmBuilder, LlvmRecipe, targets_for
 from lldbisect.bisect.gitrepo import Worktree, open_repo, repo_tag
 from lldbisect.bisect.policy import Bisector, BisectResult, Event, Step
@@ -32,6 +33,7 @@ class LlvmBisectOptions:
     retries: int = 1
     at_risk_bad: bool = True
     predict: bool = True  # scan the candidates' diffs first (--no-predict: off)
+    launcher: str | None = None  # --launcher; None: ccache when installed
 
 
 def kernel_arch(build: Path) -> str:
@@ -55,11 +57,17 @@ def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
     ToolError; KeyboardInterrupt leaves a state that a rerun resumes."""
     repo = open_repo(llvm_src)
     tag = repo_tag(repo)
-    wt = Worktree(repo, cache_root / "worktrees" / tag)
+    # Source and build side by side, the same for every checkout: relative to the
+    # build directory the sources are at ../src, and a compiler cache whose base is
+    # their parent hits across bisects of different checkouts.
+    top = cache_root / "llvm" / tag
+    launcher = resolve_launcher(options.launcher, top)
+    wt = Worktree(repo, top / "src")
     recipe = LlvmRecipe(targets=options.targets or targets_for(kernel_arch(
         relinker.build_dir)), command=options.build_cmd, key_paths=options.key_paths)
-    builder = LlvmBuilder(wt, cache_root / "llvm-build" / tag,
-                          LinkerCache(cache_root / "linkers"), recipe)
+    builder = LlvmBuilder(wt, top / "build", LinkerCache(cache_root / "linkers"), recipe,
+                          launcher)
+    events(Event("start", f"compiler launcher: {launcher.why}"))
 
     def predict(good: str, bad: str, bad_step: Step) -> Prediction:
         return predict_llvm(llvm_src, good, bad, options.pathspec,
@@ -68,7 +76,7 @@ def llvm_bisect(llvm_src: Path, good: str, bad: str, relinker: KernelRelinker,
     bisector = Bisector(wt, builder.linker_for,
                         lambda ld: judge(relinker, ld, at_risk_bad=options.at_risk_bad),
                         events, cache_root / "bisect" / f"{tag}.json", options.retries,
-                        predict=predict if options.predict else None)
+                        predict=predict if options.predict else None, launcher=launcher)
     result = bisector.run(good, bad, list(options.pathspec))
     if result.culprit is not None:
         culprit_build = builder.linker_for(result.culprit.hexsha)

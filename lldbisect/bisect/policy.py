@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lldbisect.analysis.convergence import Verdict
+from lldbisect.bisect.builders.launcher import Launcher, LauncherStats
 from lldbisect.bisect.builders.llvm import BuildOutcome
 from lldbisect.bisect.gitrepo import (
     BisectState,
@@ -62,6 +63,7 @@ class Step:
     cache_hit: bool
     check_verdict: Verdict | None = None
     signature: tuple[tuple[str, str], ...] = ()  # StepOutcome.signature
+    launcher: dict[str, Any] | None = None  # name, hits, misses during the step
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Step:
@@ -70,7 +72,8 @@ class Step:
         return cls(doc["revision"], StepRole(doc["role"]), StepVerdict(doc["verdict"]),
                    doc["reason"], doc["seconds"], doc["cache_hit"],
                    None if check is None else Verdict(check),
-                   tuple((str(n), str(t)) for n, t in doc.get("signature", [])))
+                   tuple((str(n), str(t)) for n, t in doc.get("signature", [])),
+                   doc.get("launcher"))
 
 
 @dataclass
@@ -182,12 +185,15 @@ class Bisector:
     def __init__(self, wt: Worktree, build: Callable[[str], BuildOutcome],
                  test: Callable[[str], StepOutcome], events: Callable[[Event], None],
                  sidecar: Path, retries: int = 1, noop_check: bool = True,
-                 predict: Callable[[str, str, Step], Prediction] | None = None) -> None:
+                 predict: Callable[[str, str, Step], Prediction] | None = None,
+                 launcher: Launcher | None = None) -> None:
         """``noop_check``: compare the culprit's built linker with its parent's (off
         when the linker is fixed and the commits are the kernel's). ``predict(good,
         bad, bad_step)``: rank the candidates from their diffs before any build (None:
-        a plain bisection)."""
+        a plain bisection). ``launcher``: the compiler launcher whose own counters
+        each step reports."""
         self.wt, self.build, self.test, self.events = wt, build, test, events
+        self.launcher = launcher
         self.sidecar = sidecar
         self.retries = max(1, retries)
         self.noop_check = noop_check
@@ -198,16 +204,27 @@ class Bisector:
 
     def _judge(self, rev: str, role: StepRole) -> Step:
         start = time.monotonic()
+        # Around build and test both: a kernel step compiles in its test's make.
+        before = self.launcher.stats() if self.launcher is not None else None
         built = self.build(rev)
         if built.failed or built.linker is None:
             tail = [ln.strip() for ln in built.log.splitlines() if ln.strip()][-1:]
             return Step(rev, role, StepVerdict.SKIP,
                         self.build_failed + (f": {tail[0][-200:]}" if tail else ""),
-                        time.monotonic() - start, built.cache_hit)
+                        time.monotonic() - start, built.cache_hit,
+                        launcher=self._counted(before))
         outcome = self.test(str(built.linker))
         return Step(rev, role, outcome.verdict, outcome.reason,
                     time.monotonic() - start, built.cache_hit, outcome.check_verdict,
-                    outcome.signature)
+                    outcome.signature, self._counted(before))
+
+    def _counted(self, before: LauncherStats | None) -> dict[str, Any] | None:
+        if self.launcher is None or self.launcher.path is None:
+            return None
+        after = self.launcher.stats()
+        if before is None or after is None:
+            return {"name": self.launcher.name, "hits": None, "misses": None}
+        return {"name": self.launcher.name, **after.minus(before).to_json()}
 
     def _save(self, result: BisectResult, phase: str = "") -> None:
         """Write the side-car atomically: an interruption never leaves half a file.
@@ -289,6 +306,7 @@ class Bisector:
             state = bisect_mark(self.wt, step.verdict)
             self._save(result)
             cached = ", cached" if step.cache_hit else ""
+            cached += launcher_counts(step.launcher)
             self.events(Event("step", f"{rev[:12]} {step.verdict} ({step.seconds:.0f} s"
                                       f"{cached}); elapsed {time.monotonic() - started:.0f} s"
                                       + remaining(state.message)))
@@ -320,7 +338,7 @@ class Bisector:
             step = self._judge(rev, role)
             result.steps.append(step)
             self.events(Event("endpoint", f"{role} {rev[:12]}: {step.verdict}"
-                                          f" ({step.reason})"))
+                                          f" ({step.reason}{launcher_counts(step.launcher)})"))
             if step.verdict != want:
                 raise EndpointError(str(self.wt.repo.working_dir),
                                     f"the {role.split('-')[0]} endpoint {rev[:12]} tests"
@@ -357,7 +375,8 @@ class Bisector:
                 if rev not in endpoints:
                     known.append((rev, step.verdict))
                 self.events(Event("predict", f"{role} {rev[:12]}: {step.verdict}"
-                                             f" ({step.reason})"))
+                                             f" ({step.reason}"
+                                             f"{launcher_counts(step.launcher)})"))
                 if step.verdict is StepVerdict.SKIP:
                     prediction.outcome = "untestable"
                     break
@@ -423,3 +442,14 @@ class Bisector:
 def plain_bisect_builds(candidates: int) -> int:
     """The builds a plain bisection of ``candidates`` commits needs: ceil(log2 N)."""
     return max(1, math.ceil(math.log2(max(2, candidates))))
+
+
+def launcher_counts(counted: dict[str, Any] | None) -> str:
+    """", ccache 120 hits 3 misses (98 %)" for a step's launcher counts; "" without."""
+    if not counted:
+        return ""
+    if counted.get("hits") is None:
+        return f", {counted['name']}"
+    hits, misses = counted["hits"], counted["misses"]
+    rate = f" ({100 * hits / (hits + misses):.0f} %)" if hits + misses else ""
+    return f", {counted['name']} {hits} hits {misses} misses{rate}"

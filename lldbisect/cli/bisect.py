@@ -8,6 +8,7 @@ abort (lldbisect's own error, a missing tool, a broken cache, an interruption). 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -17,7 +18,13 @@ from typing import Any, TypeVar
 
 import click
 
-from lldbisect.cli.options import at_risk_option, ld_option, timeout_option, user_relinker
+from lldbisect.cli.options import (
+    at_risk_option,
+    launcher_option,
+    ld_option,
+    timeout_option,
+    user_relinker,
+)
 from lldbisect.cli.status import EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK, EXIT_SKIP, step_status
 from lldbisect.errors import InputError
 from lldbisect.linkers.identity import release
@@ -71,12 +78,14 @@ def run_step() -> None:
 @click.option("--build-cmd", help="A shell command that builds $LLDBISECT_OUT from"
                                   " $LLDBISECT_SRC, instead of CMake + Ninja.")
 @click.option("--targets", default="ARM", help="LLVM_TARGETS_TO_BUILD.")
+@launcher_option
 @with_kernel_options
 def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
-                  kernel_build: Path, make_args: tuple[str, ...], timeout: float,
-                  at_risk_ok: bool) -> None:
+                  launcher: str | None, kernel_build: Path, make_args: tuple[str, ...],
+                  timeout: float, at_risk_ok: bool) -> None:
     """Build lld at the current commit of the LLVM checkout here, relink, judge."""
     from lldbisect.bisect.builders.cache import LinkerCache
+    from lldbisect.bisect.builders.launcher import resolve_launcher
     from lldbisect.bisect.builders.llvm import LlvmBuilder, LlvmRecipe
     from lldbisect.bisect.gitrepo import Worktree, open_repo
     from lldbisect.bisect.steps import judge
@@ -86,10 +95,18 @@ def run_step_llvm(build_dir: Path | None, build_cmd: str | None, targets: str,
     repo = open_repo(Path.cwd())
     root = _cache_root(None)
     wt = Worktree.existing(repo)  # the user's checkout, at the commit git chose
-    builder = LlvmBuilder(wt, build_dir or root / "llvm-build" / "run-step",
-                          LinkerCache(root / "linkers"),
-                          LlvmRecipe(targets=targets, command=build_cmd))
+    build = build_dir or root / "llvm-build" / "run-step"
+    chosen = resolve_launcher(launcher, Path(os.path.commonpath([wt.path.resolve(),
+                                                                 build.resolve()])))
+    _say(f"compiler launcher: {chosen.why}")
+    builder = LlvmBuilder(wt, build, LinkerCache(root / "linkers"),
+                          LlvmRecipe(targets=targets, command=build_cmd), chosen)
+    before = chosen.stats()
     built = builder.linker_for("HEAD")
+    after = chosen.stats()
+    if before is not None and after is not None and not built.cache_hit:
+        counts = after.minus(before)
+        _say(f"{chosen.name}: {counts.hits} hits, {counts.misses} misses")
     if built.failed or built.linker is None:
         _say(f"lld did not build: skip\n{built.log[-800:]}")
         sys.exit(EXIT_SKIP)
@@ -138,13 +155,14 @@ def bisect() -> None:
               help="Read the candidates' diffs first and build the commit that explains"
                    " the bad build's names, and its parent, before any bisection.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
+@launcher_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_kernel_options
 def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
                 key_paths: tuple[str, ...], build_cmd: str | None, targets: str | None,
-                retries: int, predict: bool, cache_dir: Path | None, as_json: bool,
-                kernel_build: Path, make_args: tuple[str, ...], timeout: float,
-                at_risk_ok: bool) -> None:
+                retries: int, predict: bool, cache_dir: Path | None, launcher: str | None,
+                as_json: bool, kernel_build: Path, make_args: tuple[str, ...],
+                timeout: float, at_risk_ok: bool) -> None:
     """Bisect LLVM commits to the one that broke the kernel's kallsyms link.
 
     First reads every candidate commit's diff (scan-commit) for a name pattern it adds
@@ -164,7 +182,8 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
 
     relinker = user_relinker(kernel_build, make_args, timeout)
     options = LlvmBisectOptions(pathspec, key_paths, build_cmd, targets, retries,
-                                at_risk_bad=not at_risk_ok, predict=predict)
+                                at_risk_bad=not at_risk_ok, predict=predict,
+                                launcher=launcher)
     try:
         result, builder = llvm_bisect(llvm_src, good, bad, relinker, _cache_root(cache_dir),
                                       options, lambda e: _say(e.message))
@@ -198,11 +217,12 @@ def bisect_llvm(llvm_src: Path, good: str, bad: str, pathspec: tuple[str, ...],
                    " tree's rules stop hiding the bad build's names, and its parent,"
                    " before any bisection.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Default: the cache.")
+@launcher_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: Path | None,
                   defconfig: str, make_args: tuple[str, ...], pathspec: tuple[str, ...],
                   retries: int, at_risk_ok: bool, predict: bool, cache_dir: Path | None,
-                  as_json: bool) -> None:
+                  launcher: str | None, as_json: bool) -> None:
     """Bisect kernel commits, the linker fixed, to the one that broke the kallsyms link.
 
     Each step checks the commit out in a worktree of lldbisect's, builds it out of tree
@@ -223,7 +243,8 @@ def bisect_kernel(kernel_src: Path, good: str, bad: str, ld: str, config_file: P
     from lldbisect.bisect.kernel import KernelBisectOptions, kernel_bisect
 
     options = KernelBisectOptions(config_file, defconfig, make_args, pathspec, retries,
-                                  at_risk_bad=not at_risk_ok, predict=predict)
+                                  at_risk_bad=not at_risk_ok, predict=predict,
+                                  launcher=launcher)
     try:
         result, builder = kernel_bisect(kernel_src, good, bad, shutil.which(ld) or ld,
                                         _cache_root(cache_dir), options,

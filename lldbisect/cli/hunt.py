@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lldbisect.cli.options import (
+    launcher_option,
     ld_option,
     output_option,
     timeout_option,
@@ -49,6 +50,7 @@ def _say(message: str) -> None:
               help="With --llvm-src: read the candidates' diffs first and build the"
                    " commit that explains the bad build's names, and its parent, before"
                    " any bisection.")
+@launcher_option
 @click.option("--make-arg", "make_args", multiple=True, metavar="ARG",
               help="An argument the kernel's make needs, over what is read from the"
                    " build itself (ARCH, LLVM, LLVM_IAS, CROSS_COMPILE).")
@@ -63,8 +65,8 @@ def _say(message: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
          llvm_src: Path | None, good: str | None, bad: str | None, build_cmd: str | None,
-         predict: bool, make_args: tuple[str, ...], timeout: float, verify: bool,
-         output: Path | None, as_json: bool) -> None:
+         predict: bool, launcher: str | None, make_args: tuple[str, ...], timeout: float,
+         verify: bool, output: Path | None, as_json: bool) -> None:
     """Find the first bad linker, diagnose the build, and write the patch.
 
     Between released linkers (--ld, or every lld installed with --demo), or between two
@@ -88,7 +90,7 @@ def hunt(demo: bool, kernel_build: Path | None, linkers: tuple[str, ...],
             raise click.UsageError("--llvm-src needs --kernel-build, --good and --bad"
                                    " (and no --ld or --demo)")
         result = _over_commits(user_relinker(kernel_build, make_args, timeout), llvm_src,
-                               good, bad, build_cmd, verify, predict)
+                               good, bad, build_cmd, verify, predict, launcher)
     elif demo:
         from lldbisect.linkers.identity import installed_lld
 
@@ -122,14 +124,16 @@ def _over_releases(relinker: KernelRelinker, lds: list[str], verify: bool) -> Hu
 
 
 def _over_commits(relinker: KernelRelinker, llvm_src: Path, good: str, bad: str,
-                  build_cmd: str | None, verify: bool, predict: bool) -> HuntResult:
+                  build_cmd: str | None, verify: bool, predict: bool,
+                  launcher: str | None) -> HuntResult:
     from lldbisect.bisect.hunt import hunt_llvm
     from lldbisect.bisect.llvm import LlvmBisectOptions
     from lldbisect.cache import cache_dir
 
     try:
         return hunt_llvm(relinker, llvm_src, good, bad, cache_root=cache_dir(),
-                         options=LlvmBisectOptions(build_cmd=build_cmd, predict=predict),
+                         options=LlvmBisectOptions(build_cmd=build_cmd, predict=predict,
+                                                   launcher=launcher),
                          progress=_say,
                          verify=verify)
     except KeyboardInterrupt:

@@ -71,6 +71,14 @@ def write_output(output: Path, text: str) -> None:
     click.echo(f"lldbisect: wrote {output}", err=True)
 
 
+def launcher_option(f: F) -> F:
+    return click.option(
+        "--launcher", type=click.Choice(["ccache", "sccache", "distcc", "none"]),
+        default=None, help="The compiler launcher of every build (default: ccache when"
+                           " installed). Each step reports its own hits and misses;"
+                           " distcc sends compiles to DISTCC_HOSTS.")(f)
+
+
 def timeout_option(f: F) -> F:
     return click.option("--timeout", type=float, default=3600.0, show_default=True,
                         metavar="SECONDS",

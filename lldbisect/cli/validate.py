@@ -2,7 +2,9 @@
 
 Exit statuses: 0 nothing a given kernel would see; 1 (validate) the new linker brings a
 family a given kernel sees, cannot link a case the baseline could, or makes a given
-build stop converging; 2 bad input; 3 a tool failed.
+build stop converging, or a TuxSuite build of it fails where the baseline's passes;
+2 bad input; 3 a tool failed (the tuxsuite client among them); 4 TuxSuite builds of the
+plan without an outcome.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from typing import TYPE_CHECKING
 import click
 
 from lldbisect.cli.options import at_risk_option, ld_option, user_relinker
-from lldbisect.cli.status import EXIT_FINDING
+from lldbisect.cli.status import EXIT_FINDING, EXIT_UNDECIDED
 from lldbisect.errors import InputError
 from lldbisect.linkers.cases import ARCHES, Case, select
 
 if TYPE_CHECKING:
+    from lldbisect.kernel.rules import RuleSet
     from lldbisect.linkers.coverage import Coverage
     from lldbisect.linkers.probe import CaseResult
+    from lldbisect.linkers.tuxsuite import PlanBuild, TuxVerdict
 
 _arch_option = click.option(
     "--arch", "arches", multiple=True, metavar="ARCH",
@@ -165,10 +169,25 @@ def _coverage(ld: str, version: str, results: list[CaseResult], arches: tuple[st
               help="Print JSON (schema lldbisect.validate/1).")
 @click.option("--junit", type=click.Path(path_type=Path), metavar="FILE",
               help="Also write a JUnit XML report to FILE.")
+@click.option("--tuxsuite-plan", "tux_plan", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Also write the matrix (each --arch x --kernel x both"
+                                   " linkers, as TuxSuite's toolchains) as a TuxSuite plan.")
+@click.option("--tuxsuite", "tux_submit", is_flag=True,
+              help="Submit that plan with the tuxsuite client (your own token) and add its"
+                   " builds to the report.")
+@click.option("--tuxsuite-results", "tux_results", type=click.Path(path_type=Path,
+                                                                    dir_okay=False),
+              metavar="FILE", help="Add the builds of a `tuxsuite plan submit --json-out`"
+                                   " file of this matrix to the report (with --tuxsuite:"
+                                   " where to write it; default FILE-results.json beside"
+                                   " the plan).")
+@click.option("--tuxsuite-timeout", "tux_timeout", type=float, default=6 * 3600.0,
+              show_default=True, help="Seconds to wait for the submitted plan.")
 def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tuple[str, ...],
              kernels: tuple[Path, ...], builds: tuple[Path, ...], make_args: tuple[str, ...],
              at_risk_ok: bool, shard: str, jobs: int | None, as_json: bool,
-             junit: Path | None) -> None:
+             junit: Path | None, tux_plan: Path | None, tux_submit: bool,
+             tux_results: Path | None, tux_timeout: float) -> None:
     """Compare a new linker with a baseline before it ships.
 
     Probes both (see `lldbisect probe`), relinks each --kernel-build with both, and
@@ -192,6 +211,13 @@ def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tupl
     relinkers = []
     for b in builds:
         relinkers.append(user_relinker(b, make_args))
+    if (tux_submit or tux_results) and tux_plan is None:
+        raise click.UsageError("--tuxsuite and --tuxsuite-results need --tuxsuite-plan"
+                               " FILE (the plan sent, or to send)")
+    tux = None
+    if tux_plan is not None:
+        tux = _tuxsuite(new_ld, old_ld, arches, kernels, trees, tux_plan, tux_submit,
+                        tux_results, tux_timeout)
     result = run_validate(new_ld, old_ld, cases, trees, relinkers, cache=_cache(),
                           shard=Shard.parse(shard), jobs=jobs,
                           at_risk_bad=not at_risk_ok, progress=_say)
@@ -200,9 +226,44 @@ def validate(new_ld: str, old_ld: str, arches: tuple[str, ...], case_names: tupl
             junit.write_bytes(validation_junit(result))
         except OSError as e:
             raise InputError(junit, f"cannot write the JUnit report: {e.strerror}") from None
+    from lldbisect.report.tuxsuite import tuxsuite_json, tuxsuite_text
+
     if as_json:
-        click.echo(json.dumps(validation_json(result), indent=1))
+        doc = validation_json(result)
+        if tux is not None:
+            doc["tuxsuite"] = tuxsuite_json(*tux)
+        click.echo(json.dumps(doc, indent=1))
     else:
-        click.echo(validation_text(result), nl=False)
-    if result.failed():
+        click.echo(validation_text(result) + (tuxsuite_text(*tux) if tux else ""), nl=False)
+    verdict = tux[2] if tux is not None else None
+    if result.failed() or (verdict is not None and verdict.regressions):
         sys.exit(EXIT_FINDING)
+    if verdict is not None and not verdict.complete:
+        sys.exit(EXIT_UNDECIDED)  # builds without an outcome: no verdict of ours
+
+
+def _tuxsuite(new_ld: str, old_ld: str, arches: tuple[str, ...], kernels: tuple[Path, ...],
+              trees: list[tuple[str, RuleSet]], plan_file: Path, submit: bool,
+              results_file: Path | None, timeout: float
+              ) -> tuple[str, list[PlanBuild], TuxVerdict | None]:
+    """Write the plan; submit it or read results given. Returns what the report needs."""
+    from lldbisect.linkers import tuxsuite as tx
+
+    plan, planned = tx.plan_matrix(new_ld, old_ld, arches,
+                                   [(label, tree, rules.version)
+                                    for (label, rules), tree in zip(trees, kernels)])
+    try:
+        plan_file.write_text(json.dumps(plan, indent=1) + "\n")
+    except OSError as e:
+        raise InputError(plan_file, f"cannot write the plan: {e.strerror}") from None
+    checked = tx.check_with_client(plan, plan_file)
+    _say(f"tuxsuite: {len(planned)} builds in {plan_file} ({checked})")
+    if submit:
+        out = results_file or plan_file.with_name(plan_file.stem + "-results.json")
+        _say(f"tuxsuite: submitting the plan (tuxsuite plan submit --json-out {out})")
+        tx.submit(plan_file, out, timeout)
+        return checked, planned, tx.judge_results(tx.read_results(out, planned), planned)
+    if results_file is not None:
+        return checked, planned, tx.judge_results(tx.read_results(results_file, planned),
+                                                  planned)
+    return checked, planned, None

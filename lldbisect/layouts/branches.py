@@ -15,16 +15,18 @@ import bisect
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from lldbisect.elf.reader import read_symbols
 from lldbisect.errors import InputError
 
-__all__ = ["BRANCH_MODELS", "Branch", "BranchModel", "CodeSection", "crossing_branches",
-           "direct_branches", "thunk_target"]
+__all__ = ["BRANCH_MODELS", "Branch", "BranchModel", "CodeSection", "branch_model",
+           "crossing_branches", "direct_branches", "image_branch_model", "local_entries",
+           "thunk_targets"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class BranchModel:
     forward: int  # the largest offset it reaches, from the site plus ``bias``
     backward: int  # the largest negative offset, as a positive number
     bias: int  # what the offset counts from, past the site (ARM's PC is 8 ahead)
-    little: bool | None  # instruction byte order; None: the image's own
+    little: bool | None  # instruction byte order; None: the image's own (branch_model)
     arch_note: str
 
     def decode(self, word: int) -> int | None:
@@ -65,26 +67,93 @@ BRANCH_MODELS: dict[str, BranchModel] = {
 }
 
 
+EF_ARM_BE8 = 0x00800000  # code little-endian in a big-endian image (ARMv6+ BE8)
+EF_PPC64_ABI = 0x3  # 1: ELFv1 (function descriptors), 2: ELFv2
+
+
+def branch_model(elf: ELFFile, machine: str) -> tuple[BranchModel | None, str]:
+    """The branch model for the image ``elf`` with its own instruction byte order, or
+    None and why there is none."""
+    base = BRANCH_MODELS.get(machine)
+    if base is None:
+        return None, f"no branch model for {machine}"
+    flags = elf.header["e_flags"]
+    if machine == "EM_PPC64":
+        abi = flags & EF_PPC64_ABI
+        # ELFv1: a function's symbol is its descriptor in .opd, not its code, so no bl
+        # lands on one; the model would see no branch at all and say so wrongly.
+        if abi == 1 or (abi == 0 and elf.get_section_by_name(".opd") is not None):
+            return None, "no branch model for ppc64 ELFv1 (function descriptors in .opd)"
+    if machine == "EM_ARM":
+        # BE32 (big-endian ARMv5) stores code big-endian; BE8 stores it little-endian.
+        little = elf.little_endian or bool(flags & EF_ARM_BE8)
+        note = base.arch_note if elf.little_endian else (
+            base.arch_note + (", BE8" if little else ", BE32"))
+        return replace(base, little=little), note
+    little = elf.little_endian if base.little is None else base.little
+    return replace(base, little=little), base.arch_note
+
+
+def image_branch_model(image: Path, machine: str) -> tuple[BranchModel | None, str]:
+    """branch_model of the file ``image``. Raises InputError when it is no ELF file."""
+    try:
+        with open(image, "rb") as f:
+            return branch_model(ELFFile(f), machine)
+    except (OSError, ELFError) as e:
+        raise InputError(image, f"cannot read the image: {e}") from None
+
+
 def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
-# A linker's thunk, stub or veneer, by what its name says it reaches.
+# A linker's thunk, stub or veneer, by what its name says it reaches. A pattern may
+# read a name two ways (a ppc64 stub's _pcrel suffix or a function called pcrel_f):
+# every reading is returned, and the caller keeps the first that names a function.
 _THUNK_NAMES = (
-    re.compile(r"^__[A-Za-z0-9]*?(?:Thunk|Veneer)_(.+)$"),  # lld: __ARMv7ABSLongThunk_f
+    re.compile(r"^__[A-Za-z0-9]*?(?:Thunk|Veneer|Trampoline)_(.+)$"),  # lld: __ARMv7ABSLongThunk_f
     re.compile(r"^__(.+?)_(?:veneer|from_arm|from_thumb)$"),  # GNU ld: __f_veneer
-    re.compile(r"^__(?:long_branch|plt_branch|plt_call|toc_save|gep_setup)_(.+)$"),
-    re.compile(r"^[0-9a-f]+\.(?:long_branch|plt_branch|plt_call)\.(.+?)(?:\+0)?$"),
+    # lld's ppc stubs: __long_branch_f, __plt_pcrel_f, __toc_save_f, __gep_setup_f
+    re.compile(r"^__(?:long_branch|plt_branch|plt_call|plt|toc_save|gep_setup)"
+               r"(?:_pcrel|_notoc|_pic32)?_(.+)$"),
+    re.compile(r"^__(?:long_branch|plt_branch|plt_call|plt|toc_save|gep_setup)_(.+)$"),
+    # GNU ld's ppc stubs: 00000001.long_branch.f+0, 0000000a.plt_call_notoc.f, .plt_pic32.
+    re.compile(r"^[0-9a-f]+\.(?:x\.)?(?:long_branch|plt_branch|plt_call|plt_pic32)"
+               r"[a-z0-9_]*\.(.+?)(?:\+[0-9a-f]+)?$"),
 )
 
 
-def thunk_target(name: str) -> str | None:
-    """The function a linker-made thunk named ``name`` reaches, when its name says."""
+def thunk_targets(name: str) -> list[str]:
+    """The functions a linker-made thunk named ``name`` may reach, by its name: every
+    reading, most likely first; empty when the name is no thunk's."""
+    readings: list[str] = []
     for pattern in _THUNK_NAMES:
         m = pattern.match(name)
-        if m:
-            return m.group(1)
-    return None
+        if m and m.group(1) not in readings:
+            readings.append(m.group(1))
+    return readings
+
+
+_STT_FUNC = 2
+
+
+def local_entries(elf: ELFFile) -> dict[str, int]:
+    """ppc64 ELFv2: the local entry of each function that has one apart from its global
+    entry (st_other bits 5-7), which is where a bl from the same TOC lands."""
+    symtab = elf.get_section_by_name(".symtab")
+    strtab = elf.get_section_by_name(".strtab")
+    if symtab is None or strtab is None or elf.elfclass != 64:
+        return {}
+    strings = strtab.data()
+    fmt = ("<" if elf.little_endian else ">") + "IBBHQQ"
+    found: dict[str, int] = {}
+    for st_name, info, other, _shndx, value, _size in struct.iter_unpack(fmt, symtab.data()):
+        v = other >> 5
+        if info & 0xF != _STT_FUNC or not 2 <= v <= 6:
+            continue
+        end = strings.find(b"\0", st_name)
+        found.setdefault(strings[st_name:end].decode(errors="replace"), value + (1 << v))
+    return found
 
 
 @dataclass(frozen=True)
@@ -121,9 +190,9 @@ def direct_branches(image: Path, machine: str
     """Every direct branch of ``image`` between two functions (through a thunk or not),
     the code sections, and how many land on a thunk whose target is unknown. Raises
     InputError for an architecture without a branch model."""
-    model = BRANCH_MODELS.get(machine)
+    model, why = image_branch_model(image, machine)
     if model is None:
-        raise InputError(image, f"no branch model for {machine}")
+        raise InputError(image, why)
     table = read_symbols(image, special_symbols=True)
     functions: dict[int, str] = {}
     by_name: dict[str, int] = {}
@@ -137,7 +206,7 @@ def direct_branches(image: Path, machine: str
             continue
         if letter not in "tTwW":
             continue
-        if thunk_target(name) is not None:
+        if thunk_targets(name):
             thunks.setdefault(address, name)
         else:
             functions.setdefault(address, name)
@@ -149,7 +218,12 @@ def direct_branches(image: Path, machine: str
     unknown = 0
     with open(image, "rb") as f:
         elf = ELFFile(f)
-        little = elf.little_endian if model.little is None else model.little
+        if machine == "EM_PPC64":
+            for name, entry in local_entries(elf).items():
+                if name in by_name:
+                    functions.setdefault(entry, name)
+                    by_name[name] = entry
+        little = bool(model.little)
         code = [CodeSection(s.name, s["sh_addr"], s["sh_addr"] + s["sh_size"])
                 for s in elf.iter_sections()
                 if s["sh_flags"] & 0x6 == 0x6 and s["sh_type"] == "SHT_PROGBITS"]
@@ -163,12 +237,11 @@ def direct_branches(image: Path, machine: str
                 target = site + model.bias + offset
                 thunk = thunks.get(target)
                 if thunk is not None:
-                    callee = thunk_target(thunk) or ""
-                    real = by_name.get(callee)
-                    if real is None:
+                    callee = next((c for c in thunk_targets(thunk) if c in by_name), "")
+                    if not callee:
                         unknown += 1
                         continue
-                    target = real
+                    target = by_name[callee]
                 elif target in functions:
                     callee = functions[target]
                 else:

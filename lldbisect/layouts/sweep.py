@@ -24,7 +24,7 @@ from lldbisect.errors import InputError, ToolError
 from lldbisect.kernel.overlay import PatchedTree
 from lldbisect.kernel.relink import KernelRelinker, RelinkTimeout
 from lldbisect.kernel.snapshot import kept_build
-from lldbisect.layouts.branches import BRANCH_MODELS, Branch, direct_branches
+from lldbisect.layouts.branches import Branch, direct_branches, image_branch_model
 from lldbisect.layouts.model import (
     LayoutModel,
     PassModel,
@@ -134,7 +134,7 @@ def plan_sweep(result: CheckResult, lo: int, hi: int, step: int, *,
         raise InputError(stages.build_dir, "no linked image (vmlinux or a pass's) to sweep")
     template = stages.vmlinux_o or reference
     machine = _reference_stage(result, reference).table.machine
-    bmodel = BRANCH_MODELS.get(machine)
+    bmodel, why = image_branch_model(reference, machine)
     branches = direct_branches(reference, machine)[0] if bmodel else []
     pad = choose_section(reference, stages.linker_script,
                          [(b.site, b.target) for b in branches], section)
@@ -144,7 +144,7 @@ def plan_sweep(result: CheckResult, lo: int, hi: int, step: int, *,
         plan.model_note = "not used (--no-predict): a uniform sweep"
         return plan
     if bmodel is None:
-        plan.model_note = (f"none for {machine} (no branch model): a uniform sweep")
+        plan.model_note = f"none ({why}): a uniform sweep"
         return plan
     crossing = [b for b in branches if (b.site < pad.start) != (b.target < pad.start)]
     if not crossing:
@@ -168,7 +168,7 @@ def plan_sweep(result: CheckResult, lo: int, hi: int, step: int, *,
     plan.predicted = [(a + b) // 2 // _RESOLUTION * _RESOLUTION for a, b in plan.windows]
     nearest = min((b.margin for b in crossing if b.margin >= 0), default=None)
     plan.model_note = (
-        f"{len(crossing)} direct branches cross {pad.output} ({bmodel.arch_note};"
+        f"{len(crossing)} direct branches cross {pad.output} ({why};"
         + (f" nearest its limit: {nearest} B" if nearest is not None else "") + ");"
         f" layout checked against {', '.join(layout.checked) or 'no other stage'};"
         f" kallsyms table {model.table.per_name:.1f} B per visible linker-made name"

@@ -121,6 +121,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
                  " the baseline did not have: a failure), baseline, new, changes",
         "builds": "each --kernel-build: build, baseline, new (crashed: the new linker"
                   " crashed), regressed, crashed, new_reason, new_culprits, seconds",
+        "tuxsuite": "with --tuxsuite-plan only: checked (how the plan was checked), plan"
+                    " (its builds), submitted, builds (each: uid, build, state: pass, fail,"
+                    " error or unfinished, kallsyms, message, log, regression), missing"
+                    " (planned builds without an outcome)",
     },
     "lldbisect.bisect/1": {
         "schema": "this name",
@@ -134,7 +138,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "steps": "every step: revision, role (good-endpoint, bad-endpoint, predicted,"
                  " predicted-parent, bisect, confirm-parent, confirm-culprit), verdict,"
                  " reason, seconds, cache_hit, check_verdict, signature (the names, with"
-                 " nm letters, that mark its verdict)",
+                 " nm letters, that mark its verdict), launcher (the compiler launcher's"
+                 " name and its own hits and misses during the step; hits and misses"
+                 " null for one that keeps no counters, distcc)",
         "log": "git bisect log (empty when the prediction was confirmed)",
         "reproducer": "the command that reproduces the culprit's verdict",
         "culprit_check": "what check found at the culprit: verdict, reason",

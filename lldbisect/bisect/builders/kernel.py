@@ -3,9 +3,9 @@
 One worktree of the user's kernel repository (their checkout stays as it is) and one
 persistent out-of-tree build directory: each step checks a commit out, puts the same
 configuration in (``--config FILE`` through ``olddefconfig``, else a ``defconfig``
-target), and lets kbuild rebuild what the commit changed, through ccache when it is
-installed. The build and the kallsyms judgement are the step's test (``steps.judge``):
-a commit whose kernel does not build is a skip.
+target), and lets kbuild rebuild what the commit changed, through the compiler
+launcher (``launcher.py``). The build and the kallsyms judgement are the step's test
+(``steps.judge``): a commit whose kernel does not build is a skip.
 """
 
 from __future__ import annotations
@@ -16,17 +16,20 @@ import subprocess
 import time
 from pathlib import Path
 
+from lldbisect.bisect.builders.launcher import Launcher
 from lldbisect.bisect.builders.llvm import BuildOutcome
 from lldbisect.bisect.gitrepo import Worktree
 from lldbisect.errors import ToolError
 
-__all__ = ["KernelBuilder", "with_ccache"]
+__all__ = ["KernelBuilder", "with_launcher"]
 
 
-def with_ccache(make_args: list[str]) -> list[str]:
-    """``make_args`` with ``CC=ccache <compiler>`` when ccache is installed and the user
-    did not choose CC: the compiler LLVM= or CROSS_COMPILE= names, else gcc."""
-    if shutil.which("ccache") is None or any(a.startswith("CC=") for a in make_args):
+def with_launcher(make_args: list[str], launcher: Launcher) -> list[str]:
+    """``make_args`` with ``CC=<launcher> <compiler>`` (the compiler LLVM= or
+    CROSS_COMPILE= names, else gcc), the launcher's environment as make variables
+    (make exports those to every command), and distcc's job count. The user's own CC=
+    wins: it is left alone."""
+    if launcher.path is None or any(a.startswith("CC=") for a in make_args):
         return make_args
     opts = dict(a.split("=", 1) for a in make_args if "=" in a)
     if "LLVM" in opts:
@@ -35,18 +38,23 @@ def with_ccache(make_args: list[str]) -> list[str]:
               f"clang{llvm}" if llvm.startswith("-") else "clang")
     else:
         cc = f"{opts.get('CROSS_COMPILE', '')}gcc"
-    return [*make_args, f"CC=ccache {cc}"]
+    extra = [f"{k}={v}" for k, v in launcher.env.items()]
+    if launcher.jobs:
+        extra.append(f"-j{launcher.jobs}")
+    return [*make_args, f"CC={launcher.name} {cc}", *extra]
 
 
 class KernelBuilder:
     """Prepares the build directory for each commit of one kernel worktree."""
 
     def __init__(self, worktree: Worktree, build_dir: Path, ld: str, make_args: list[str],
-                 config: Path | None, defconfig: str = "defconfig") -> None:
+                 config: Path | None, defconfig: str = "defconfig",
+                 launcher: Launcher | None = None) -> None:
         self.wt = worktree
         self.build_dir = build_dir
         self.ld = ld
-        self.make_args = with_ccache(make_args)
+        self.launcher = launcher or Launcher("none", None, "none")
+        self.make_args = with_launcher(make_args, self.launcher)
         self.config = config.read_text() if config is not None else None
         self.defconfig = defconfig
         self.builds = 0

@@ -2,7 +2,7 @@
 
 The default recipe is what a bisect wants: ``-DLLVM_ENABLE_PROJECTS=lld``, only the
 targets the kernel's architecture needs, Release, ``-DLLVM_APPEND_VC_REV=OFF`` (else every
-commit rebuilds thousands of files), a compiler launcher when one is installed, and
+commit rebuilds thousands of files), the compiler launcher (``launcher.py``), and
 ``ninja lld`` in a build directory kept between steps. A ``command`` recipe replaces it
 (the tests' recipe picks a Debian ``ld.lld-N``; a site can call its own build farm).
 """
@@ -13,11 +13,12 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lldbisect.arch import by_kernel_arch, by_machine
 from lldbisect.bisect.builders.cache import LinkerCache
+from lldbisect.bisect.builders.launcher import Launcher
 from lldbisect.bisect.gitrepo import Worktree
 from lldbisect.errors import ToolError
 
@@ -34,16 +35,11 @@ def targets_for(arch: str) -> str:
 class LlvmRecipe:
     targets: str = "ARM"
     build_type: str = "Release"
-    launcher: str | None = None  # ccache / sccache / distcc; None: the first installed
+    launcher: str = ""  # the CMake compiler launcher ("": none); the builder sets it
     extra: tuple[str, ...] = ()
     command: str | None = None  # a shell command instead of CMake + Ninja
     key_paths: tuple[str, ...] = ("lld", "llvm")
     timeout: float = 12 * 3600.0  # a cold LLVM build on two cores takes most of an hour
-
-    def resolved_launcher(self) -> str | None:
-        if self.launcher is not None:
-            return self.launcher or None
-        return next((t for t in ("ccache", "sccache", "distcc") if shutil.which(t)), None)
 
 
 def cmake_command(src: Path, build: Path, recipe: LlvmRecipe) -> list[str]:
@@ -52,15 +48,14 @@ def cmake_command(src: Path, build: Path, recipe: LlvmRecipe) -> list[str]:
             f"-DCMAKE_BUILD_TYPE={recipe.build_type}", "-DLLVM_APPEND_VC_REV=OFF",
             "-DLLVM_ENABLE_ASSERTIONS=OFF", "-DLLVM_INCLUDE_TESTS=OFF",
             "-DLLVM_INCLUDE_BENCHMARKS=OFF", "-DLLVM_INCLUDE_EXAMPLES=OFF"]
-    launcher = recipe.resolved_launcher()
-    if launcher:
-        argv += [f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}",
-                 f"-DCMAKE_CXX_COMPILER_LAUNCHER={launcher}"]
+    # Always set, empty for none: a build directory keeps the last one in its cache.
+    argv += [f"-DCMAKE_C_COMPILER_LAUNCHER={recipe.launcher}",
+             f"-DCMAKE_CXX_COMPILER_LAUNCHER={recipe.launcher}"]
     return argv + list(recipe.extra)
 
 
-def ninja_command(build: Path) -> list[str]:
-    return ["ninja", "-C", str(build), "lld"]
+def ninja_command(build: Path, jobs: int | None = None) -> list[str]:
+    return ["ninja", "-C", str(build), *([f"-j{jobs}"] if jobs else []), "lld"]
 
 
 @dataclass(frozen=True)
@@ -87,15 +82,18 @@ class LlvmBuilder:
     """Linkers for the revisions of one LLVM worktree, built once each, cached by content."""
 
     def __init__(self, worktree: Worktree, build_dir: Path, cache: LinkerCache,
-                 recipe: LlvmRecipe) -> None:
+                 recipe: LlvmRecipe, launcher: Launcher | None = None) -> None:
         self.wt = worktree
         self.build_dir = build_dir
         self.cache = cache
-        self.recipe = recipe
+        self.launcher = launcher or Launcher("none", None, "none")
+        self.recipe = replace(recipe, launcher=self.launcher.name if self.launcher.path
+                              else "")
         self.builds = 0
 
     def key(self, rev: str) -> str:
-        r = self.recipe
+        # Without the launcher: it changes how fast lld builds, not the lld it builds.
+        r = replace(self.recipe, launcher="")
         flags = (r.command or " ".join(cmake_command(Path("SRC"), Path("BUILD"), r)))
         return "|".join([self.wt.tree_hash(rev, list(r.key_paths)), flags,
                          _compiler_version()])
@@ -115,7 +113,8 @@ class LlvmBuilder:
         self.build_dir.mkdir(parents=True, exist_ok=True)
         out = self.build_dir / "bin" / "ld.lld"
         if self.recipe.command:
-            env = {**os.environ, "LLDBISECT_SRC": str(self.wt.path),
+            env = {**os.environ, **self.launcher.env, "LLDBISECT_LAUNCHER":
+                   self.recipe.launcher, "LLDBISECT_SRC": str(self.wt.path),
                    "LLDBISECT_BUILD": str(self.build_dir), "LLDBISECT_OUT": str(out)}
             out.parent.mkdir(parents=True, exist_ok=True)
             out.unlink(missing_ok=True)
@@ -125,8 +124,8 @@ class LlvmBuilder:
                 if shutil.which(tool) is None:
                     raise ToolError(f"{tool} not found: building lld needs CMake and Ninja")
             steps = [cmake_command(self.wt.path, self.build_dir, self.recipe),
-                     ninja_command(self.build_dir)]
-            env = dict(os.environ)
+                     ninja_command(self.build_dir, self.launcher.jobs)]
+            env = {**os.environ, **self.launcher.env}
         log = []
         self.builds += 1
         for argv in steps:
